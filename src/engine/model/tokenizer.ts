@@ -1,0 +1,50 @@
+// The engine's view of a tokenizer: just what data prep and generation need.
+// transformers.js provides the implementation (BPE, normalisers, Jinja chat templates);
+// keeping this narrow interface lets tests use the real stories260K tokenizer everywhere.
+import type { PreTrainedTokenizer } from '@huggingface/transformers';
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | string;
+  content: string;
+}
+
+export interface TextTokenizer {
+  /** Token ids; with addSpecialTokens (default true) the tokenizer's BOS handling applies. */
+  encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];
+  decode(ids: number[], opts?: { skipSpecialTokens?: boolean }): string;
+  readonly bosTokenId: number | null;
+  readonly eosTokenId: number | null;
+  readonly padTokenId: number | null;
+  readonly vocabSize: number;
+  /** The Jinja chat template from tokenizer_config.json, or null when the model has none. */
+  readonly chatTemplate: string | null;
+  /** Renders messages with the model's chat template as text (throws when there is none). */
+  applyChatTemplate(messages: ChatMessage[], opts?: { addGenerationPrompt?: boolean }): string;
+}
+
+export function wrapTokenizer(tok: PreTrainedTokenizer): TextTokenizer {
+  const chatTemplate = typeof tok.chat_template === 'string' ? tok.chat_template : null;
+  const t = tok as unknown as Record<string, unknown>;
+  const id = (k: string) => (typeof t[k] === 'number' ? (t[k] as number) : null);
+  return {
+    encode: (text, opts) => tok.encode(text, { add_special_tokens: opts?.addSpecialTokens ?? true }),
+    decode: (ids, opts) => tok.decode(ids, { skip_special_tokens: opts?.skipSpecialTokens ?? false }),
+    bosTokenId: id('bos_token_id'),
+    eosTokenId: id('eos_token_id'),
+    padTokenId: id('pad_token_id'),
+    vocabSize: vocabSize(tok.get_vocab() as unknown),
+    chatTemplate,
+    applyChatTemplate(messages, opts) {
+      if (!chatTemplate) throw new Error('this tokenizer has no chat template');
+      return tok.apply_chat_template(messages as never, {
+        tokenize: false,
+        add_generation_prompt: opts?.addGenerationPrompt ?? false,
+      }) as unknown as string;
+    },
+  };
+}
+
+function vocabSize(vocab: unknown): number {
+  if (vocab instanceof Map) return vocab.size;
+  return Object.keys(vocab as object).length;
+}

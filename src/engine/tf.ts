@@ -1,0 +1,8 @@
+// The single entry to TF.js for the engine. tfjs-core alone has no gradients registered;
+// importing them here means every engine module that differentiates sees the same registry.
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import '@tensorflow/tfjs-backend-cpu';
+
+export { tf };
+export type Tensor = tf.Tensor;
