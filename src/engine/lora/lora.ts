@@ -1,0 +1,120 @@
+// A LoRA adapter: for each adapted linear W [out, in], trainable A [r, in] and B [out, r];
+// y = x·Wᵀ + s·(dropout(x)·Aᵀ)·Bᵀ with s = alpha/r (alpha/√r with rsLoRA). PEFT's init:
+// A kaiming-uniform(a=√5), i.e. U(-1/√in, 1/√in); B zero, so a new adapter changes nothing.
+import { tf } from '../tf';
+import type { ModelConfig } from '../model/config';
+
+export interface LoraConfig {
+  r: number;
+  alpha: number;
+  dropout: number;
+  useRslora: boolean;
+  /** Module names (last path component), e.g. ["q_proj", "v_proj"]. */
+  targetModules: string[];
+}
+
+export const TARGET_PRESETS = {
+  'attention-qv': ['q_proj', 'v_proj'],
+  attention: ['q_proj', 'k_proj', 'v_proj', 'o_proj'],
+  'all-linear': ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+} as const;
+
+export const LINEAR_MODULES = TARGET_PRESETS['all-linear'];
+
+export interface LoraLayer {
+  a: tf.Variable; // [r, in]
+  b: tf.Variable; // [out, r]
+}
+
+export interface LoraAdapter {
+  config: LoraConfig;
+  scaling: number;
+  /** Keyed by the full module path, e.g. "model.layers.0.self_attn.q_proj". */
+  layers: Map<string, LoraLayer>;
+}
+
+export function loraScaling(c: Pick<LoraConfig, 'r' | 'alpha' | 'useRslora'>): number {
+  return c.useRslora ? c.alpha / Math.sqrt(c.r) : c.alpha / c.r;
+}
+
+/** Every linear module path in the model with its [out, in] shape. */
+export function linearModules(c: ModelConfig): Map<string, [number, number]> {
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  const h = c.hiddenSize;
+  const f = c.intermediateSize;
+  const shapes: Record<string, [number, number]> = {
+    q_proj: [q, h],
+    k_proj: [kv, h],
+    v_proj: [kv, h],
+    o_proj: [h, q],
+    gate_proj: [f, h],
+    up_proj: [f, h],
+    down_proj: [h, f],
+  };
+  const out = new Map<string, [number, number]>();
+  for (let i = 0; i < c.numLayers; i++) {
+    for (const [m, shape] of Object.entries(shapes)) {
+      const parent = m === 'gate_proj' || m === 'up_proj' || m === 'down_proj' ? 'mlp' : 'self_attn';
+      out.set(`model.layers.${i}.${parent}.${m}`, shape);
+    }
+  }
+  return out;
+}
+
+export function validateLoraConfig(c: LoraConfig): void {
+  if (!Number.isInteger(c.r) || c.r < 1) throw new Error(`LoRA rank must be a positive integer, got ${c.r}`);
+  if (!(c.alpha > 0)) throw new Error(`LoRA alpha must be positive, got ${c.alpha}`);
+  if (!(c.dropout >= 0 && c.dropout < 1)) throw new Error(`LoRA dropout must be in [0, 1), got ${c.dropout}`);
+  const unknown = c.targetModules.filter((m) => !(LINEAR_MODULES as readonly string[]).includes(m));
+  if (unknown.length || c.targetModules.length === 0) {
+    throw new Error(
+      `LoRA target modules ${JSON.stringify(unknown.length ? unknown : c.targetModules)} are not linear layers of this model; choose from ${LINEAR_MODULES.join(', ')}`,
+    );
+  }
+}
+
+/** A fresh adapter with PEFT's initialisation; `random` makes it reproducible for a seed. */
+export function createLoraAdapter(model: ModelConfig, config: LoraConfig, random: () => number): LoraAdapter {
+  validateLoraConfig(config);
+  const layers = new Map<string, LoraLayer>();
+  for (const [path, [out, inp]] of linearModules(model)) {
+    if (!config.targetModules.includes(path.slice(path.lastIndexOf('.') + 1))) continue;
+    const bound = 1 / Math.sqrt(inp);
+    const a = new Float32Array(config.r * inp);
+    for (let i = 0; i < a.length; i++) a[i] = (random() * 2 - 1) * bound;
+    layers.set(path, {
+      a: tf.variable(tf.tensor2d(a, [config.r, inp]), true, `${path}.lora_A`),
+      b: tf.variable(tf.zeros([out, config.r]), true, `${path}.lora_B`),
+    });
+  }
+  return { config, scaling: loraScaling(config), layers };
+}
+
+export function loraVariables(adapter: LoraAdapter): tf.Variable[] {
+  const vars: tf.Variable[] = [];
+  for (const l of adapter.layers.values()) vars.push(l.a, l.b);
+  return vars;
+}
+
+export function disposeAdapter(adapter: LoraAdapter): void {
+  for (const l of adapter.layers.values()) {
+    l.a.dispose();
+    l.b.dispose();
+  }
+  adapter.layers.clear();
+}
+
+/** x·Aᵀ·Bᵀ·s, the low-rank update of one linear (x: [..., in]). */
+export function loraDelta(x: tf.Tensor, layer: LoraLayer, scaling: number, dropout: number, seed?: number): tf.Tensor {
+  const xd = dropout > 0 ? tf.dropout(x, dropout, undefined, seed) : x;
+  const flat = xd.reshape([-1, xd.shape[xd.shape.length - 1]]);
+  const low = tf.matMul(flat, layer.a, false, true);
+  const up = tf.matMul(low, layer.b, false, true).mul(scaling);
+  return up.reshape([...x.shape.slice(0, -1), layer.b.shape[0]]);
+}
+
+/** W + s·B·A for every adapted layer, as new tensors (the adapter is left as it is). */
+export function mergedWeight(w: tf.Tensor, layer: LoraLayer, scaling: number): tf.Tensor {
+  return tf.tidy(() => w.add(tf.matMul(layer.b, layer.a).mul(scaling)));
+}
