@@ -50,8 +50,11 @@ export function parseJsonArrayLines(lines: DecodedLine[], firstLine = 1): JsonlE
       out.push({ type: 'issue', line: bad, reason: `invalid UTF-8 (in the array element starting on line ${first})` });
     } else if (stop >= n) {
       const ev = parseRecord(text.slice(start), first);
-      const reason = ev.type === 'issue' ? ev.reason : 'the JSON array is not closed';
-      out.push({ type: 'issue', line: first, reason: `${reason} (reached the end of the file: a string or bracket left open?)` });
+      if (ev.type === 'record') {
+        out.push(ev, { type: 'issue', line: lineAt(n - 1), reason: 'the JSON array is not closed (end of file before "]")' });
+      } else {
+        out.push({ ...ev, reason: `${ev.reason} (reached the end of the file: a string or bracket left open?)` });
+      }
     } else {
       out.push(parseRecord(text.slice(start, stop), first));
     }

@@ -6,7 +6,7 @@ import { tf } from '../tf';
 import type { ModelConfig } from './config';
 import type { WeightMap } from './weights';
 import { loraDelta, type LoraAdapter } from '../lora/lora';
-import { ropeInverseFrequencies } from './rope';
+import { ropeTable, type RopeTable } from './rope';
 
 /** Keys and values of earlier positions, per layer: [B, kvHeads, past, headDim]. */
 // A type alias, not an interface, so tf.tidy accepts it as a TensorContainer.
@@ -37,14 +37,12 @@ export interface ForwardResult {
 const MASKED = -1e9;
 
 export class LlamaModel {
-  private readonly invFreq: tf.Tensor1D;
+  private rope: RopeTable | null = null;
 
   constructor(
     readonly config: ModelConfig,
     readonly weights: WeightMap,
-  ) {
-    this.invFreq = tf.keep(tf.tensor1d(ropeInverseFrequencies(config)));
-  }
+  ) {}
 
   /** Final hidden states (call inside tf.tidy). */
   forward(inputIds: tf.Tensor2D, opts: ForwardOptions = {}): ForwardResult {
@@ -53,7 +51,7 @@ export class LlamaModel {
     const pastLen = opts.past?.keys[0]?.shape[2] ?? 0;
     const mask = opts.attentionMask ?? tf.ones([batch, pastLen + seq], 'int32');
     const positions = positionIds(mask, seq);
-    const { cos, sin } = this.rotary(positions);
+    const { cos, sin } = this.rotary(positions, pastLen + seq);
     const attnBias = attentionBias(mask, seq, pastLen);
 
     let h = tf.gather(this.w('model.embed_tokens.weight'), inputIds) as tf.Tensor3D;
@@ -80,7 +78,9 @@ export class LlamaModel {
   }
 
   dispose(): void {
-    this.invFreq.dispose();
+    this.rope?.cos.dispose();
+    this.rope?.sin.dispose();
+    this.rope = null;
   }
 
   private w(name: string): tf.Tensor {
@@ -111,11 +111,21 @@ export class LlamaModel {
     return x.mul(tf.rsqrt(variance.add(this.config.rmsNormEps))).mul(this.w(weight)) as tf.Tensor3D;
   }
 
-  /** cos/sin of each token's rotary angles, [B, 1, T, headDim], with HF's half-split layout. */
-  private rotary(positions: tf.Tensor2D): { cos: tf.Tensor4D; sin: tf.Tensor4D } {
-    const angles = positions.toFloat().expandDims(-1).mul(this.invFreq.reshape([1, 1, -1]));
-    const full = tf.concat([angles, angles], -1).expandDims(1) as tf.Tensor4D;
-    return { cos: tf.cos(full), sin: tf.sin(full) };
+  /**
+   * cos/sin of each token's rotary angles, [B, 1, T, headDim], gathered from tables computed
+   * in float64 on the host: GPU sin/cos are only accurate to ~2⁻¹¹ (Vulkan's bound), which
+   * alone moved logits by 2.5e-4 relative on SwiftShader.
+   */
+  private rotary(positions: tf.Tensor2D, needed: number): { cos: tf.Tensor4D; sin: tf.Tensor4D } {
+    if (!this.rope || this.rope.length < needed) {
+      this.dispose();
+      this.rope = ropeTable(this.config, Math.max(needed, this.rope ? this.rope.length * 2 : 256));
+    }
+    const idx = positions.toInt();
+    return {
+      cos: tf.gather(this.rope.cos, idx).expandDims(1) as tf.Tensor4D,
+      sin: tf.gather(this.rope.sin, idx).expandDims(1) as tf.Tensor4D,
+    };
   }
 
   private attention(

@@ -1,4 +1,5 @@
 // Rotary inverse frequencies, with the rope_scaling variants Hugging Face applies to them.
+import { tf } from '../tf';
 import type { ModelConfig } from './config';
 
 export function ropeInverseFrequencies(c: Pick<ModelConfig, 'headDim' | 'ropeTheta' | 'ropeScaling'>): Float32Array {
@@ -26,4 +27,33 @@ export function ropeInverseFrequencies(c: Pick<ModelConfig, 'headDim' | 'ropeThe
     }
   }
   return Float32Array.from(inv);
+}
+
+export interface RopeTable {
+  length: number;
+  /** [length, headDim]: HF's layout, the half-dim angles repeated twice. */
+  cos: tf.Tensor2D;
+  sin: tf.Tensor2D;
+}
+
+/** Tables for positions 0..length-1, kept out of any tidy scope (the model owns them). */
+export function ropeTable(c: Pick<ModelConfig, 'headDim' | 'ropeTheta' | 'ropeScaling'>, length: number): RopeTable {
+  const inv = ropeInverseFrequencies(c);
+  const half = c.headDim / 2;
+  const cos = new Float32Array(length * c.headDim);
+  const sin = new Float32Array(length * c.headDim);
+  for (let p = 0; p < length; p++) {
+    for (let i = 0; i < half; i++) {
+      // The angle is rounded to float32 first, as HF computes it, then cos/sin in float64.
+      const angle = Math.fround(p * inv[i]);
+      const row = p * c.headDim;
+      cos[row + i] = cos[row + i + half] = Math.cos(angle);
+      sin[row + i] = sin[row + i + half] = Math.sin(angle);
+    }
+  }
+  return {
+    length,
+    cos: tf.keep(tf.tensor2d(cos, [length, c.headDim])),
+    sin: tf.keep(tf.tensor2d(sin, [length, c.headDim])),
+  };
 }

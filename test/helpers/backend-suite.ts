@@ -1,0 +1,75 @@
+// The numerics every backend must reproduce: stories260K golden greedy output, logits that
+// agree with the cpu backend, and KV-cache generation equal to generation without a cache.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tf } from '../../src/engine/tf';
+import { initBackend, type BackendName } from '../../src/engine/backend';
+import { generate } from '../../src/engine/generate/generate';
+import type { LoadedModel } from '../../src/engine/model/load';
+import { loadStories, referenceGreedy, type ReferenceGreedy } from './stories';
+
+/** max|a−b| relative to the largest magnitude in the reference. */
+export function maxRelativeError(ref: ArrayLike<number>, got: ArrayLike<number>): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < ref.length; i++) {
+    diff = Math.max(diff, Math.abs(ref[i] - got[i]));
+    scale = Math.max(scale, Math.abs(ref[i]));
+  }
+  return diff / scale;
+}
+
+/** Logits of a padded batch of two prompts, read back to the host (async: WebGPU has no sync read in Node). */
+export async function batchLogits(m: LoadedModel): Promise<Float32Array> {
+  const a = m.tokenizer.encode('Once upon a time, there was a cat');
+  const b = m.tokenizer.encode('The dog ran');
+  const t = Math.max(a.length, b.length);
+  const pad = (ids: number[]) => [...ids, ...new Array(t - ids.length).fill(0)];
+  const mask = (ids: number[]) => [...ids.map(() => 1), ...new Array(t - ids.length).fill(0)];
+  const logits = tf.tidy(() => {
+    const ids = tf.tensor2d([pad(a), pad(b)], [2, t], 'int32');
+    const attentionMask = tf.tensor2d([mask(a), mask(b)], [2, t], 'int32');
+    return m.model.logits(m.model.forward(ids, { attentionMask }).hidden);
+  });
+  const data = (await logits.data()) as Float32Array;
+  logits.dispose();
+  return data;
+}
+
+export function backendSuite(name: BackendName, setup?: () => Promise<void>): void {
+  describe(`stories260K on ${name}`, () => {
+    let m: LoadedModel;
+    let ref: ReferenceGreedy;
+    let cpuLogits: Float32Array;
+    beforeAll(async () => {
+      await setup?.();
+      m = await loadStories();
+      ref = await referenceGreedy();
+      await tf.setBackend('cpu');
+      cpuLogits = await batchLogits(m);
+      const info = await initBackend({ prefer: name });
+      expect(info.name).toBe(name);
+    });
+    afterAll(() => m?.model.dispose());
+
+    it('greedy continuation equals reference_greedy.json token for token', async () => {
+      const maxNewTokens = ref.greedy_ids.length - ref.prompt_ids.length;
+      const out = await generate(m.model, m.tokenizer, ref.prompt_ids, { maxNewTokens });
+      expect(tf.getBackend()).toBe(name);
+      expect([...ref.prompt_ids, ...out.ids]).toEqual(ref.greedy_ids);
+    });
+
+    it('padded-batch logits agree with cpu within 1e-4 relative', async () => {
+      const got = await batchLogits(m);
+      expect(got.length).toBe(cpuLogits.length);
+      expect(maxRelativeError(cpuLogits, got)).toBeLessThan(1e-4);
+    });
+
+    it('KV-cache generation equals generation without a cache (sampled, seeded)', async () => {
+      const opts = { maxNewTokens: 24, temperature: 0.9, topP: 0.9, topK: 50, seed: 7 };
+      const cached = await generate(m.model, m.tokenizer, 'The little bird', { ...opts, useCache: true });
+      const full = await generate(m.model, m.tokenizer, 'The little bird', { ...opts, useCache: false });
+      expect(cached.ids).toEqual(full.ids);
+      expect(cached.ids.length).toBeGreaterThan(0);
+    });
+  });
+}

@@ -1,0 +1,3 @@
+import { backendSuite } from '../helpers/backend-suite';
+
+backendSuite('cpu');
