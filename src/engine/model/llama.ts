@@ -19,6 +19,8 @@ export interface ForwardOptions {
   /** [B, past + T], 1 for real tokens and 0 for padding; absent means all real. */
   attentionMask?: tf.Tensor2D;
   past?: PastKeyValues;
+  /** [B, T]; default: counted from the attention mask. Packed rows restart them per example. */
+  positionIds?: tf.Tensor2D;
   adapter?: LoraAdapter | null;
   /** Enables LoRA dropout. */
   training?: boolean;
@@ -50,7 +52,7 @@ export class LlamaModel {
     const [batch, seq] = inputIds.shape;
     const pastLen = opts.past?.keys[0]?.shape[2] ?? 0;
     const mask = opts.attentionMask ?? tf.ones([batch, pastLen + seq], 'int32');
-    const positions = positionIds(mask, seq);
+    const positions = opts.positionIds ?? positionIds(mask, seq);
     const { cos, sin } = this.rotary(positions, pastLen + seq);
     const attnBias = attentionBias(mask, seq, pastLen);
 

@@ -6,7 +6,15 @@
 // a load runs; in WebLoRA every hub load goes through loadModelFromHub.
 import { env } from '@huggingface/transformers';
 
-const KEYS = ['remoteHost', 'remotePathTemplate', 'allowRemoteModels', 'allowLocalModels', 'cacheDir', 'fetch'] as const;
+const KEYS = [
+  'remoteHost',
+  'remotePathTemplate',
+  'allowRemoteModels',
+  'allowLocalModels',
+  'useBrowserCache',
+  'cacheDir',
+  'fetch',
+] as const;
 export type HubEnvSettings = Pick<typeof env, (typeof KEYS)[number]>;
 
 let tail: Promise<void> = Promise.resolve();

@@ -48,6 +48,9 @@ export async function loadModelFromHub(repoId: string, opts: HubLoadOptions = {}
         allowRemoteModels: true,
         // A repo id must never resolve to a folder under env.localModelPath instead of the hub.
         allowLocalModels: false,
+        // Pages served over plain http (not localhost) have no Cache API; transformers.js would
+        // throw rather than go without a cache.
+        useBrowserCache: current.useBrowserCache && typeof caches !== 'undefined',
         cacheDir: opts.cacheDir ?? current.cacheDir,
         fetch: hubFetch(current.fetch as FetchLike, { repoId, signal: stop.signal, failures }),
       }),

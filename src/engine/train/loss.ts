@@ -1,0 +1,34 @@
+// Masked next-token cross-entropy. Only trained positions are gathered before the lm_head,
+// so prompt and padding rows never become [tokens, vocab] logits at all.
+import { tf } from '../tf';
+import type { LlamaModel } from '../model/llama';
+
+/** Flat indices (b·T + t) of the positions with a target, and those targets. */
+export function trainedPositions(targets: Int32Array): { rows: Int32Array; labels: Int32Array } {
+  let n = 0;
+  for (const t of targets) if (t >= 0) n++;
+  const rows = new Int32Array(n);
+  const labels = new Int32Array(n);
+  let k = 0;
+  for (let i = 0; i < targets.length; i++) {
+    if (targets[i] >= 0) {
+      rows[k] = i;
+      labels[k++] = targets[i];
+    }
+  }
+  return { rows, labels };
+}
+
+/** Σ over trained positions of −log p(target); hidden is [B, T, H]. */
+export function summedCrossEntropy(model: LlamaModel, hidden: tf.Tensor3D, targets: Int32Array): tf.Scalar {
+  const { rows, labels } = trainedPositions(targets);
+  if (rows.length === 0) return tf.scalar(0);
+  const [b, t, h] = hidden.shape;
+  const picked = tf.gather(hidden.reshape([b * t, h]), tf.tensor1d(rows, 'int32'));
+  const logits = model.logits(picked) as tf.Tensor2D;
+  const vocab = logits.shape[1];
+  const flatIdx = new Int32Array(rows.length);
+  for (let i = 0; i < rows.length; i++) flatIdx[i] = i * vocab + labels[i];
+  const targetLogits = tf.gather(logits.reshape([-1]), tf.tensor1d(flatIdx, 'int32'));
+  return tf.logSumExp(logits, 1).sub(targetLogits).sum() as tf.Scalar;
+}

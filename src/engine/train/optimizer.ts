@@ -1,0 +1,85 @@
+// AdamW exactly as PyTorch's torch.optim.AdamW (decoupled decay applied first, bias
+// corrections folded into the step size and denominator), on the LoRA variables only.
+// TF.js's own Adam differs (eps 1e-7, coupled decay), and resume needs state we can save.
+import { tf } from '../tf';
+
+export interface AdamWOptions {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+}
+
+export const ADAMW_DEFAULTS: AdamWOptions = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+
+export interface AdamWState {
+  step: number;
+  m: Float32Array[];
+  v: Float32Array[];
+}
+
+export class AdamW {
+  step = 0;
+  private readonly m: tf.Variable[];
+  private readonly v: tf.Variable[];
+
+  constructor(
+    private readonly params: tf.Variable[],
+    private readonly opts: AdamWOptions = ADAMW_DEFAULTS,
+  ) {
+    this.m = params.map((p) => tf.variable(tf.zerosLike(p), false));
+    this.v = params.map((p) => tf.variable(tf.zerosLike(p), false));
+  }
+
+  apply(grads: tf.Tensor[], lr: number): void {
+    const { beta1, beta2, eps, weightDecay } = this.opts;
+    this.step++;
+    const bc1 = 1 - Math.pow(beta1, this.step);
+    const bc2 = 1 - Math.pow(beta2, this.step);
+    const stepSize = lr / bc1;
+    tf.tidy(() => {
+      this.params.forEach((p, i) => {
+        const g = grads[i];
+        const m = this.m[i].mul(beta1).add(g.mul(1 - beta1));
+        const v = this.v[i].mul(beta2).add(g.square().mul(1 - beta2));
+        this.m[i].assign(m);
+        this.v[i].assign(v);
+        const decayed = weightDecay ? p.mul(1 - lr * weightDecay) : p;
+        const denom = v.sqrt().div(Math.sqrt(bc2)).add(eps);
+        p.assign(decayed.sub(m.div(denom).mul(stepSize)));
+      });
+    });
+  }
+
+  async getState(): Promise<AdamWState> {
+    return {
+      step: this.step,
+      m: await Promise.all(this.m.map(async (t) => (await t.data()) as Float32Array)),
+      v: await Promise.all(this.v.map(async (t) => (await t.data()) as Float32Array)),
+    };
+  }
+
+  setState(state: AdamWState): void {
+    if (state.m.length !== this.m.length) {
+      throw new Error(`optimizer state has ${state.m.length} tensors but the adapter has ${this.m.length}`);
+    }
+    this.step = state.step;
+    state.m.forEach((d, i) => this.m[i].assign(tf.tensor(d, this.m[i].shape)));
+    state.v.forEach((d, i) => this.v[i].assign(tf.tensor(d, this.v[i].shape)));
+  }
+
+  dispose(): void {
+    for (const t of [...this.m, ...this.v]) t.dispose();
+  }
+}
+
+/**
+ * Scales gradients so their global L2 norm is at most maxNorm (torch.nn.utils.clip_grad_norm_,
+ * including its 1e-6 in the denominator). Returns the clipped gradients and the norm before.
+ */
+export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: tf.Scalar } {
+  const norm = tf.sqrt(tf.addN(grads.map((g) => g.square().sum()))) as tf.Scalar;
+  if (!(maxNorm > 0)) return { grads, norm };
+  const coef = tf.minimum(tf.scalar(maxNorm).div(norm.add(1e-6)), 1);
+  return { grads: grads.map((g) => g.mul(coef)), norm };
+}

@@ -1,0 +1,271 @@
+// The supervised LoRA training loop. One optimizer step = `gradAccum` micro-batches; its loss
+// is Σ token losses / Σ trained tokens over those micro-batches (DESIGN.md), so each
+// micro-batch's summed loss is divided by the step's total before its gradients are added.
+// Everything random (data order, dropout) is derived from (seed, epoch, step), which is what
+// makes a resumed run repeat the uninterrupted one loss for loss.
+import { tf } from '../tf';
+import type { LlamaModel } from '../model/llama';
+import { loraVariables, type LoraAdapter } from '../lora/lora';
+import { makeBatches, type Batch, type BatchExample } from '../data/batches';
+import { summedCrossEntropy } from './loss';
+import { AdamW, ADAMW_DEFAULTS, clipByGlobalNorm, type AdamWState } from './optimizer';
+import { learningRate, type ScheduleKind } from './schedule';
+import type { TrainEvent } from './events';
+import { evaluate } from './evaluate';
+
+export interface TrainOptions {
+  learningRate: number;
+  epochs: number;
+  /** Stop after this many optimizer steps (overrides epochs when smaller). */
+  maxSteps?: number;
+  batchSize: number;
+  gradAccum: number;
+  maxLength: number;
+  padId: number;
+  seed: number;
+  shuffle: boolean;
+  packing?: boolean;
+  warmupSteps: number;
+  schedule: ScheduleKind;
+  weightDecay: number;
+  maxGradNorm: number;
+  /** Evaluate on the validation split every N steps (0: only at the end). */
+  evalEvery: number;
+  /** Emit a checkpoint every N steps (0: never during the run). */
+  checkpointEvery?: number;
+}
+
+export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'padId'> = {
+  learningRate: 2e-4,
+  epochs: 1,
+  batchSize: 8,
+  gradAccum: 1,
+  maxLength: 256,
+  seed: 0,
+  shuffle: true,
+  warmupSteps: 0,
+  schedule: 'cosine',
+  weightDecay: 0,
+  maxGradNorm: 1,
+  evalEvery: 0,
+};
+
+/** Everything needed to continue exactly where a run stopped. */
+export interface TrainCheckpoint {
+  version: 1;
+  /** Optimizer steps done. */
+  step: number;
+  options: TrainOptions;
+  /** LoRA tensors by variable name (A and B of each layer). */
+  adapter: Record<string, Float32Array>;
+  optimizer: AdamWState;
+  losses: number[];
+}
+
+export type RunState = 'idle' | 'running' | 'paused' | 'cancelled' | 'done';
+
+export class Trainer {
+  private readonly vars: tf.Variable[];
+  private readonly optimizer: AdamW;
+  private readonly stepsPerEpoch: number;
+  readonly totalSteps: number;
+  private stepsDone = 0;
+  private losses: number[] = [];
+  private state: RunState = 'idle';
+  private wake: (() => void) | null = null;
+
+  constructor(
+    private readonly model: LlamaModel,
+    private readonly adapter: LoraAdapter,
+    private readonly train: readonly BatchExample[],
+    private readonly val: readonly BatchExample[],
+    readonly options: TrainOptions,
+  ) {
+    if (train.length === 0) throw new Error('there are no training examples');
+    this.vars = loraVariables(adapter);
+    this.optimizer = new AdamW(this.vars, { ...ADAMW_DEFAULTS, weightDecay: options.weightDecay });
+    this.stepsPerEpoch = Math.ceil(this.epochBatches(0).length / options.gradAccum);
+    const byEpochs = this.stepsPerEpoch * options.epochs;
+    this.totalSteps = options.maxSteps ? Math.min(options.maxSteps, byEpochs) : byEpochs;
+  }
+
+  get step(): number {
+    return this.stepsDone;
+  }
+
+  get runState(): RunState {
+    return this.state;
+  }
+
+  private current(): RunState {
+    return this.state;
+  }
+
+  /** Takes effect at the next step boundary. */
+  pause(): void {
+    if (this.state === 'running') this.state = 'paused';
+  }
+
+  resume(): void {
+    if (this.state === 'paused') this.state = 'running';
+    this.wake?.();
+  }
+
+  cancel(): void {
+    if (this.state === 'running' || this.state === 'paused') this.state = 'cancelled';
+    this.wake?.();
+  }
+
+  async run(onEvent: (e: TrainEvent) => void = () => {}): Promise<{ losses: number[]; cancelled: boolean }> {
+    this.state = 'running';
+    const o = this.options;
+    const start = performance.now();
+    let tokensSeen = 0;
+    onEvent({ type: 'start', totalSteps: this.totalSteps, stepsPerEpoch: this.stepsPerEpoch, step: this.stepsDone });
+    while (this.stepsDone < this.totalSteps) {
+      // pause() and cancel() change the state from outside while a step is awaited.
+      if (this.current() === 'paused') {
+        onEvent({ type: 'paused', step: this.stepsDone });
+        await new Promise<void>((r) => (this.wake = r));
+        this.wake = null;
+        if (this.current() === 'running') onEvent({ type: 'resumed', step: this.stepsDone });
+      }
+      if (this.current() === 'cancelled') break;
+      const t0 = performance.now();
+      const { loss, gradNorm, tokens, trainedTokens, lr } = await this.trainStep();
+      tokensSeen += tokens;
+      const now = performance.now();
+      const elapsedMs = now - start;
+      const msPerStep = elapsedMs / Math.max(1, this.losses.length - this.resumedAt);
+      onEvent({
+        type: 'step',
+        step: this.stepsDone,
+        totalSteps: this.totalSteps,
+        epoch: Math.floor((this.stepsDone - 1) / this.stepsPerEpoch) + 1,
+        loss,
+        lr,
+        gradNorm,
+        tokens,
+        trainedTokens,
+        stepMs: now - t0,
+        tokensPerSec: (tokens / (now - t0)) * 1000,
+        elapsedMs,
+        etaMs: msPerStep * (this.totalSteps - this.stepsDone),
+      });
+      const last = this.stepsDone === this.totalSteps;
+      if (this.val.length > 0 && ((o.evalEvery > 0 && this.stepsDone % o.evalEvery === 0) || last)) {
+        onEvent({ type: 'eval', step: this.stepsDone, valLoss: await this.evaluate() });
+      }
+      if (o.checkpointEvery && this.stepsDone % o.checkpointEvery === 0 && !last) {
+        onEvent({ type: 'checkpoint', step: this.stepsDone, checkpoint: await this.checkpoint() });
+      }
+    }
+    const cancelled = this.current() === 'cancelled';
+    this.state = cancelled ? 'cancelled' : 'done';
+    onEvent({ type: 'done', step: this.stepsDone, cancelled, elapsedMs: performance.now() - start, tokens: tokensSeen });
+    return { losses: [...this.losses], cancelled };
+  }
+
+  /** Mean masked loss over the validation split (no dropout). */
+  evaluate(): Promise<number> {
+    return evaluate(this.model, this.adapter, this.val, this.options);
+  }
+
+  async checkpoint(): Promise<TrainCheckpoint> {
+    const adapter: Record<string, Float32Array> = {};
+    for (const v of this.vars) adapter[v.name] = (await v.data()) as Float32Array;
+    return {
+      version: 1,
+      step: this.stepsDone,
+      options: this.options,
+      adapter,
+      optimizer: await this.optimizer.getState(),
+      losses: [...this.losses],
+    };
+  }
+
+  /** Continue from a checkpoint of a run with the same data and options. */
+  restore(cp: TrainCheckpoint): void {
+    for (const v of this.vars) {
+      const data = cp.adapter[v.name];
+      if (!data) throw new Error(`checkpoint has no tensor ${v.name}`);
+      if (data.length !== v.size) throw new Error(`checkpoint tensor ${v.name} has ${data.length} values, expected ${v.size}`);
+      v.assign(tf.tensor(data, v.shape));
+    }
+    this.optimizer.setState(cp.optimizer);
+    this.stepsDone = cp.step;
+    this.losses = [...cp.losses];
+    this.resumedAt = cp.losses.length;
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+
+  private resumedAt = 0;
+  private cachedEpoch = -1;
+  private cachedBatches: Batch[] = [];
+
+  private epochBatches(epoch: number): Batch[] {
+    if (epoch !== this.cachedEpoch) {
+      const o = this.options;
+      this.cachedBatches = makeBatches(this.train, {
+        batchSize: o.batchSize,
+        maxLength: o.maxLength,
+        padId: o.padId,
+        seed: o.seed * 1000 + epoch,
+        shuffle: o.shuffle,
+        ...(o.packing ? { packing: true } : {}),
+      });
+      this.cachedEpoch = epoch;
+    }
+    return this.cachedBatches;
+  }
+
+  private async trainStep() {
+    const o = this.options;
+    const step = this.stepsDone;
+    const epoch = Math.floor(step / this.stepsPerEpoch);
+    const first = (step % this.stepsPerEpoch) * o.gradAccum;
+    const micro = this.epochBatches(epoch).slice(first, first + o.gradAccum);
+    const trainedTokens = micro.reduce((s, b) => s + b.trainedTokens, 0);
+    const tokens = micro.reduce((s, b) => s + b.attentionMask.reduce((a, x) => a + x, 0), 0);
+    const lr = learningRate(step, o.learningRate, o.warmupSteps, this.totalSteps, o.schedule);
+
+    let lossSum = tf.scalar(0);
+    let grads: tf.Tensor[] | null = null;
+    micro.forEach((batch, k) => {
+      const r = tf.tidy(() =>
+        tf.variableGrads(() => {
+          const { hidden } = this.model.forward(batchTensor(batch.inputIds, batch), {
+            attentionMask: batchTensor(batch.attentionMask, batch),
+            ...(batch.positionIds ? { positionIds: batchTensor(batch.positionIds, batch) } : {}),
+            adapter: this.adapter,
+            training: true,
+            dropoutSeed: (o.seed * 1_000_003 + step * 64 + k) % 2_147_483_647,
+          });
+          return summedCrossEntropy(this.model, hidden, batch.targets).div(Math.max(1, trainedTokens)) as tf.Scalar;
+        }, this.vars),
+      );
+      const g = this.vars.map((v) => r.grads[v.name]);
+      const next = tf.tidy(() => ({ loss: lossSum.add(r.value), grads: grads ? grads.map((a, i) => a.add(g[i])) : g.map((x) => x.clone()) }));
+      tf.dispose([lossSum, r.value, ...(grads ?? []), ...Object.values(r.grads)]);
+      lossSum = next.loss as tf.Scalar;
+      grads = next.grads;
+    });
+    const normT = tf.tidy(() => {
+      const { grads: clipped, norm } = clipByGlobalNorm(grads!, o.maxGradNorm);
+      this.optimizer.apply(clipped, lr);
+      return norm;
+    });
+    const [loss, gradNorm] = await Promise.all([lossSum.data(), normT.data()]);
+    tf.dispose([lossSum, normT, ...grads!]);
+    this.stepsDone++;
+    this.losses.push(loss[0]);
+    return { loss: loss[0], gradNorm: gradNorm[0], tokens, trainedTokens, lr };
+  }
+}
+
+function batchTensor(data: Int32Array, b: Batch): tf.Tensor2D {
+  return tf.tensor2d(data, [b.batchSize, b.seqLen], 'int32');
+}
