@@ -114,7 +114,3 @@ export function loraDelta(x: tf.Tensor, layer: LoraLayer, scaling: number, dropo
   return up.reshape([...x.shape.slice(0, -1), layer.b.shape[0]]);
 }
 
-/** W + s·B·A for every adapted layer, as new tensors (the adapter is left as it is). */
-export function mergedWeight(w: tf.Tensor, layer: LoraLayer, scaling: number): tf.Tensor {
-  return tf.tidy(() => w.add(tf.matMul(layer.b, layer.a).mul(scaling)));
-}

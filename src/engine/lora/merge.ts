@@ -1,0 +1,40 @@
+// Folding an adapter into the base weights (W ← W + s·B·A) and back out. Merged weights serve
+// generation at base-model cost and the "export merged model" download.
+import { tf } from '../tf';
+import type { WeightMap } from '../model/weights';
+import type { ModelConfig } from '../model/config';
+import { expectedTensorShapes } from '../model/config';
+import { writeSafetensors } from '../model/safetensors';
+import type { LoraAdapter } from './lora';
+
+function shift(weights: WeightMap, adapter: LoraAdapter, sign: 1 | -1): void {
+  for (const [path, layer] of adapter.layers) {
+    const name = `${path}.weight`;
+    const w = weights.get(name);
+    if (!w) throw new Error(`cannot merge: the model has no weight ${name}`);
+    const next = tf.tidy(() => w.add(tf.matMul(layer.b, layer.a).mul(sign * adapter.scaling)));
+    w.dispose();
+    weights.set(name, next);
+  }
+}
+
+export function mergeAdapter(weights: WeightMap, adapter: LoraAdapter): void {
+  shift(weights, adapter, 1);
+}
+
+export function unmergeAdapter(weights: WeightMap, adapter: LoraAdapter): void {
+  shift(weights, adapter, -1);
+}
+
+/** model.safetensors of the base model with the adapter merged (the base weights untouched). */
+export async function mergedSafetensors(weights: WeightMap, config: ModelConfig, adapter: LoraAdapter): Promise<Uint8Array> {
+  const tensors: Array<{ name: string; shape: number[]; data: Float32Array }> = [];
+  for (const [name, shape] of expectedTensorShapes(config)) {
+    const w = weights.get(name)!;
+    const layer = name.endsWith('.weight') ? adapter.layers.get(name.slice(0, -'.weight'.length)) : undefined;
+    const t = layer ? tf.tidy(() => w.add(tf.matMul(layer.b, layer.a).mul(adapter.scaling))) : w;
+    tensors.push({ name, shape, data: (await t.data()) as Float32Array });
+    if (t !== w) t.dispose();
+  }
+  return writeSafetensors(tensors, { format: 'pt' });
+}

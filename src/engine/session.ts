@@ -1,0 +1,132 @@
+// One loaded model and its adapter: the surface the worker and the CLI drive. It owns the
+// tensors; callers pass plain data in and get plain data out.
+import { tf } from './tf';
+import { loadModel, type LoadedModel } from './model/load';
+import { parameterCount } from './model/config';
+import type { ModelFiles } from './model/source/source-types';
+import { estimateTrainingMemory, loraParameterCount, type MemoryEstimate } from './model/memory';
+import { createLoraAdapter, disposeAdapter, type LoraAdapter, type LoraConfig } from './lora/lora';
+import { exportPeft, importPeft, type PeftFiles } from './lora/peft';
+import { mergedSafetensors } from './lora/merge';
+import { mulberry32 } from './rng';
+import { prepareDataset, type PrepareOptions, type PreparedDataset } from './data/pipeline';
+import { padIdOf } from './data/batches';
+import type { DataFile } from './data/load';
+import { Trainer, type TrainOptions } from './train/trainer';
+import { evaluate } from './train/evaluate';
+import { generate, type GenerateOptions, type GenerateResult } from './generate/generate';
+import type { BatchExample } from './data/batches';
+
+export interface ModelSummary {
+  name: string;
+  family: string;
+  parameters: number;
+  layers: number;
+  hiddenSize: number;
+  vocabSize: number;
+  heads: number;
+  kvHeads: number;
+  hasChatTemplate: boolean;
+  bosTokenId: number | null;
+  eosTokenId: number | null;
+}
+
+export class Session {
+  adapter: LoraAdapter | null = null;
+  /** Where the current adapter came from (for export metadata and the UI). */
+  adapterOrigin: 'new' | 'imported' | null = null;
+
+  private constructor(readonly loaded: LoadedModel, readonly files: ModelFiles) {}
+
+  static async open(files: ModelFiles): Promise<Session> {
+    try {
+      return new Session(await loadModel(files), files);
+    } finally {
+      await files.weights.close();
+    }
+  }
+
+  get tokenizer() {
+    return this.loaded.tokenizer;
+  }
+
+  get padId(): number {
+    return padIdOf(this.loaded.tokenizer);
+  }
+
+  summary(): ModelSummary {
+    const c = this.loaded.config;
+    return {
+      name: this.loaded.name,
+      family: c.family,
+      parameters: parameterCount(c),
+      layers: c.numLayers,
+      hiddenSize: c.hiddenSize,
+      vocabSize: c.vocabSize,
+      heads: c.numHeads,
+      kvHeads: c.numKvHeads,
+      hasChatTemplate: this.loaded.tokenizer.chatTemplate !== null,
+      bosTokenId: this.loaded.tokenizer.bosTokenId,
+      eosTokenId: this.loaded.tokenizer.eosTokenId,
+    };
+  }
+
+  memoryEstimate(lora: Pick<LoraConfig, 'r' | 'targetModules'>, batchSize: number, seqLen: number): MemoryEstimate & { loraParameters: number } {
+    return { ...estimateTrainingMemory(this.loaded.config, lora, batchSize, seqLen), loraParameters: loraParameterCount(this.loaded.config, lora) };
+  }
+
+  prepareData(files: DataFile | readonly DataFile[], opts: PrepareOptions): Promise<PreparedDataset> {
+    return prepareDataset(files, this.loaded.tokenizer, opts);
+  }
+
+  newAdapter(config: LoraConfig, seed: number): LoraAdapter {
+    this.setAdapter(createLoraAdapter(this.loaded.config, config, mulberry32(seed ^ 0x5eed)), 'new');
+    return this.adapter!;
+  }
+
+  async importAdapter(files: PeftFiles): Promise<LoraAdapter> {
+    this.setAdapter(await importPeft(files, this.loaded.config), 'imported');
+    return this.adapter!;
+  }
+
+  exportAdapter(): Promise<PeftFiles> {
+    return exportPeft(this.requireAdapter(), this.loaded.name);
+  }
+
+  exportMergedWeights(): Promise<Uint8Array> {
+    return mergedSafetensors(this.loaded.model.weights, this.loaded.config, this.requireAdapter());
+  }
+
+  trainer(train: readonly BatchExample[], val: readonly BatchExample[], options: Omit<TrainOptions, 'padId'>): Trainer {
+    return new Trainer(this.loaded.model, this.requireAdapter(), train, val, { ...options, padId: this.padId });
+  }
+
+  evalLoss(examples: readonly BatchExample[], which: 'base' | 'tuned', batchSize = 8, maxLength = 256): Promise<number> {
+    const adapter = which === 'tuned' ? this.requireAdapter() : null;
+    return evaluate(this.loaded.model, adapter, examples, { batchSize, maxLength, padId: this.padId });
+  }
+
+  generate(prompt: string | number[], which: 'base' | 'tuned', opts: GenerateOptions): Promise<GenerateResult> {
+    const adapter = which === 'tuned' ? this.requireAdapter() : null;
+    return generate(this.loaded.model, this.loaded.tokenizer, prompt, { ...opts, adapter });
+  }
+
+  dispose(): void {
+    if (this.adapter) disposeAdapter(this.adapter);
+    this.adapter = null;
+    for (const t of this.loaded.model.weights.values()) t.dispose();
+    this.loaded.model.dispose();
+  }
+
+  private setAdapter(adapter: LoraAdapter, origin: 'new' | 'imported'): void {
+    if (this.adapter) disposeAdapter(this.adapter);
+    this.adapter = adapter;
+    this.adapterOrigin = origin;
+  }
+
+  private requireAdapter(): LoraAdapter {
+    if (!this.adapter) throw new Error('no adapter yet: train one or import one first');
+    return this.adapter;
+  }
+}
+
