@@ -1,6 +1,5 @@
 // One loaded model and its adapter: the surface the worker and the CLI drive. It owns the
 // tensors; callers pass plain data in and get plain data out.
-import { tf } from './tf';
 import { loadModel, type LoadedModel } from './model/load';
 import { parameterCount } from './model/config';
 import type { ModelFiles } from './model/source/source-types';
