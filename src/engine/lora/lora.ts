@@ -74,9 +74,20 @@ export function validateLoraConfig(c: LoraConfig): void {
   }
 }
 
+// TF.js variable names are global: two adapters alive at once (tuned vs imported, a test's
+// copy) need distinct ones, so each adapter's variables carry its own serial number.
+let adapterSerial = 0;
+export function loraVariableName(serial: number, path: string, which: 'A' | 'B'): string {
+  return `lora${serial}/${path}.lora_${which}`;
+}
+export function nextAdapterSerial(): number {
+  return ++adapterSerial;
+}
+
 /** A fresh adapter with PEFT's initialisation; `random` makes it reproducible for a seed. */
 export function createLoraAdapter(model: ModelConfig, config: LoraConfig, random: () => number): LoraAdapter {
   validateLoraConfig(config);
+  const serial = nextAdapterSerial();
   const layers = new Map<string, LoraLayer>();
   for (const [path, [out, inp]] of linearModules(model)) {
     if (!config.targetModules.includes(path.slice(path.lastIndexOf('.') + 1))) continue;
@@ -84,17 +95,22 @@ export function createLoraAdapter(model: ModelConfig, config: LoraConfig, random
     const a = new Float32Array(config.r * inp);
     for (let i = 0; i < a.length; i++) a[i] = (random() * 2 - 1) * bound;
     layers.set(path, {
-      a: tf.variable(tf.tensor2d(a, [config.r, inp]), true, `${path}.lora_A`),
-      b: tf.variable(tf.zeros([out, config.r]), true, `${path}.lora_B`),
+      a: tf.variable(tf.tensor2d(a, [config.r, inp]), true, loraVariableName(serial, path, 'A')),
+      b: tf.variable(tf.zeros([out, config.r]), true, loraVariableName(serial, path, 'B')),
     });
   }
   return { config, scaling: loraScaling(config), layers };
 }
 
 export function loraVariables(adapter: LoraAdapter): tf.Variable[] {
-  const vars: tf.Variable[] = [];
-  for (const l of adapter.layers.values()) vars.push(l.a, l.b);
-  return vars;
+  return loraTensors(adapter).map(([, v]) => v);
+}
+
+/** [`<module path>.lora_A|B`, variable] in a stable order: the keys checkpoints use. */
+export function loraTensors(adapter: LoraAdapter): Array<[string, tf.Variable]> {
+  const out: Array<[string, tf.Variable]> = [];
+  for (const [path, l] of adapter.layers) out.push([`${path}.lora_A`, l.a], [`${path}.lora_B`, l.b]);
+  return out;
 }
 
 export function disposeAdapter(adapter: LoraAdapter): void {

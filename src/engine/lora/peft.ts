@@ -5,7 +5,7 @@ import { tf } from '../tf';
 import type { ModelConfig } from '../model/config';
 import { bytesSource } from '../model/byte-source';
 import { openSafetensors, writeSafetensors } from '../model/safetensors';
-import { linearModules, loraScaling, validateLoraConfig, type LoraAdapter, type LoraConfig, type LoraLayer } from './lora';
+import { linearModules, loraScaling, loraVariableName, nextAdapterSerial, validateLoraConfig, type LoraAdapter, type LoraConfig, type LoraLayer } from './lora';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
@@ -92,6 +92,7 @@ export function parsePeftConfig(text: string, fileName = ADAPTER_CONFIG): LoraCo
 export async function importPeft(files: PeftFiles, model: ModelConfig): Promise<LoraAdapter> {
   const config = parsePeftConfig(files.config);
   const st = await openSafetensors(bytesSource(ADAPTER_WEIGHTS, files.weights));
+  const serial = nextAdapterSerial();
   const layers = new Map<string, LoraLayer>();
   const expected = new Set<string>();
   try {
@@ -107,7 +108,7 @@ export async function importPeft(files: PeftFiles, model: ModelConfig): Promise<
             `${ADAPTER_WEIGHTS}: tensor "${key}" has shape [${entry.shape}] but this model with r=${config.r} needs [${shape}] — is the adapter for another model or rank?`,
           );
         }
-        return tf.variable(tf.tensor2d(await st.readFloat32(key), shape), true, `${path}.lora_${which}`);
+        return tf.variable(tf.tensor2d(await st.readFloat32(key), shape), true, loraVariableName(serial, path, which));
       };
       const a = await read('A', [config.r, inp]);
       const b = await read('B', [out, config.r]).catch((e) => {

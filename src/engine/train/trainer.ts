@@ -5,7 +5,7 @@
 // makes a resumed run repeat the uninterrupted one loss for loss.
 import { tf } from '../tf';
 import type { LlamaModel } from '../model/llama';
-import { loraVariables, type LoraAdapter } from '../lora/lora';
+import { loraTensors, loraVariables, type LoraAdapter } from '../lora/lora';
 import { makeBatches, type Batch, type BatchExample } from '../data/batches';
 import { summedCrossEntropy } from './loss';
 import { AdamW, ADAMW_DEFAULTS, clipByGlobalNorm, type AdamWState } from './optimizer';
@@ -173,7 +173,7 @@ export class Trainer {
 
   async checkpoint(): Promise<TrainCheckpoint> {
     const adapter: Record<string, Float32Array> = {};
-    for (const v of this.vars) adapter[v.name] = (await v.data()) as Float32Array;
+    for (const [key, v] of loraTensors(this.adapter)) adapter[key] = (await v.data()) as Float32Array;
     return {
       version: 1,
       step: this.stepsDone,
@@ -186,10 +186,10 @@ export class Trainer {
 
   /** Continue from a checkpoint of a run with the same data and options. */
   restore(cp: TrainCheckpoint): void {
-    for (const v of this.vars) {
-      const data = cp.adapter[v.name];
-      if (!data) throw new Error(`checkpoint has no tensor ${v.name}`);
-      if (data.length !== v.size) throw new Error(`checkpoint tensor ${v.name} has ${data.length} values, expected ${v.size}`);
+    for (const [key, v] of loraTensors(this.adapter)) {
+      const data = cp.adapter[key];
+      if (!data) throw new Error(`checkpoint has no tensor ${key}`);
+      if (data.length !== v.size) throw new Error(`checkpoint tensor ${key} has ${data.length} values, expected ${v.size}`);
       v.assign(tf.tensor(data, v.shape));
     }
     this.optimizer.setState(cp.optimizer);

@@ -1,0 +1,266 @@
+// Real model shapes with random weights: tests and benchmarks exercise the decoder at the sizes
+// users load (SmolLM2, Qwen2.5) without downloading gigabytes, and tiny configs switch on every
+// family feature (q/k/v bias, q/k norm, explicit head_dim, llama3 rope scaling) at a cost of
+// milliseconds.
+import { tf } from '../../src/engine/tf';
+import { expectedTensorShapes, parameterCount, parseModelConfig, type ModelConfig } from '../../src/engine/model/config';
+import { writeSafetensors } from '../../src/engine/model/safetensors';
+import { bytesSource } from '../../src/engine/model/byte-source';
+import type { ModelParts } from '../../src/engine/model/load';
+import type { TextTokenizer } from '../../src/engine/model/tokenizer';
+import type { WeightMap } from '../../src/engine/model/weights';
+
+/** A config.json as the hub serves it (snake_case keys, model_type). Frozen: tests spread to vary it. */
+export type HubConfig = Readonly<Record<string, unknown>>;
+
+// The hub configs keep the published keys a decoder reads (architectures, torch_dtype and
+// transformers_version are left out). Checked with the project's `search` tool against copies of
+// the hub files, since the hub itself is not reachable from here:
+//   SmolLM2-360M: huggingface.co/HuggingFaceTB/SmolLM2-360M/blob/3ce05f63c246c44616da500b47b01f082f4d3bcc/config.json
+//   SmolLM2-135M: fine-tunes that carry the base file unchanged ("_name_or_path":
+//     "HuggingFaceTB/SmolLM2-135M"), e.g. huggingface.co/MaxBlumenfeld/smollm2-135m-bootleg-instruct02
+//     (head_dim 64, rope_theta 100000, max_position_embeddings 8192, bos/eos 0).
+//   Qwen2.5-0.5B: a "# Qwen/Qwen2.5-0.5B" config dump and mirrors such as
+//     huggingface.co/osllmai-community/Qwen2.5-0.5B; the model card's "0.49B (0.36B non-embedding)"
+//     is what parameterCount gives (494,032,768 and 357,898,112).
+
+export const SMOLLM2_135M: HubConfig = Object.freeze({
+  model_type: 'llama',
+  attention_bias: false,
+  attention_dropout: 0.0,
+  bos_token_id: 0,
+  eos_token_id: 0,
+  head_dim: 64,
+  hidden_act: 'silu',
+  hidden_size: 576,
+  initializer_range: 0.041666666666666664,
+  intermediate_size: 1536,
+  is_llama_config: true,
+  max_position_embeddings: 8192,
+  mlp_bias: false,
+  num_attention_heads: 9,
+  num_hidden_layers: 30,
+  num_key_value_heads: 3,
+  pretraining_tp: 1,
+  rms_norm_eps: 1e-5,
+  rope_interleaved: false,
+  rope_scaling: null,
+  rope_theta: 100000,
+  tie_word_embeddings: true,
+  use_cache: true,
+  vocab_size: 49152,
+});
+
+export const SMOLLM2_360M: HubConfig = Object.freeze({
+  model_type: 'llama',
+  attention_bias: false,
+  attention_dropout: 0.0,
+  bos_token_id: 0,
+  eos_token_id: 0,
+  hidden_act: 'silu',
+  hidden_size: 960,
+  initializer_range: 0.02,
+  intermediate_size: 2560,
+  is_llama_config: true,
+  max_position_embeddings: 8192,
+  num_attention_heads: 15,
+  num_hidden_layers: 32,
+  num_key_value_heads: 5,
+  pretraining_tp: 1,
+  rms_norm_eps: 1e-5,
+  rope_interleaved: false,
+  rope_scaling: null,
+  rope_theta: 100000,
+  tie_word_embeddings: true,
+  use_cache: true,
+  vocab_size: 49152,
+});
+
+export const QWEN2_5_0_5B: HubConfig = Object.freeze({
+  model_type: 'qwen2',
+  attention_dropout: 0.0,
+  bos_token_id: 151643,
+  eos_token_id: 151643,
+  hidden_act: 'silu',
+  hidden_size: 896,
+  initializer_range: 0.02,
+  intermediate_size: 4864,
+  max_position_embeddings: 32768,
+  max_window_layers: 24,
+  num_attention_heads: 14,
+  num_hidden_layers: 24,
+  num_key_value_heads: 2,
+  rms_norm_eps: 1e-6,
+  rope_theta: 1000000.0,
+  sliding_window: 32768,
+  tie_word_embeddings: true,
+  use_cache: true,
+  use_mrope: false,
+  use_sliding_window: false,
+  vocab_size: 151936,
+});
+
+// Tiny configs: 2 layers and GQA ratio 2 everywhere, so head grouping is exercised; untied heads
+// on some so lm_head is too.
+
+/** Qwen2-style: q/k/v biases (implied by model_type), no o_proj bias. */
+export const TINY_QWEN2: HubConfig = Object.freeze({
+  model_type: 'qwen2',
+  hidden_act: 'silu',
+  hidden_size: 32,
+  intermediate_size: 48,
+  num_attention_heads: 4,
+  num_hidden_layers: 2,
+  num_key_value_heads: 2,
+  rms_norm_eps: 1e-6,
+  rope_theta: 10000.0,
+  max_position_embeddings: 128,
+  tie_word_embeddings: true,
+  vocab_size: 64,
+  bos_token_id: 1,
+  eos_token_id: 2,
+});
+
+/** Qwen3-style: per-head q/k RMSNorm, and head_dim 16 where hidden/heads would give 8. */
+export const TINY_QWEN3: HubConfig = Object.freeze({
+  model_type: 'qwen3',
+  attention_bias: false,
+  head_dim: 16,
+  hidden_act: 'silu',
+  hidden_size: 32,
+  intermediate_size: 48,
+  num_attention_heads: 4,
+  num_hidden_layers: 2,
+  num_key_value_heads: 2,
+  rms_norm_eps: 1e-6,
+  rope_theta: 1000000.0,
+  rope_scaling: null,
+  max_position_embeddings: 128,
+  tie_word_embeddings: false,
+  vocab_size: 64,
+  bos_token_id: 1,
+  eos_token_id: [2, 3],
+});
+
+/**
+ * Llama 3.x style rope_scaling (as Llama-3.2 writes it, with a smaller head): head_dim 8 at theta
+ * 500000 gives wavelengths 6, 167, 4443 and 118000 positions, so with high_freq_factor 8 the
+ * bands (< 1024 kept, 1024..8192 interpolated, > 8192 slowed by `factor`) each get a frequency.
+ */
+export const TINY_LLAMA3: HubConfig = Object.freeze({
+  model_type: 'llama',
+  attention_bias: false,
+  hidden_act: 'silu',
+  hidden_size: 32,
+  intermediate_size: 48,
+  num_attention_heads: 4,
+  num_hidden_layers: 2,
+  num_key_value_heads: 2,
+  rms_norm_eps: 1e-5,
+  rope_theta: 500000.0,
+  rope_scaling: {
+    factor: 8.0,
+    high_freq_factor: 8.0,
+    low_freq_factor: 1.0,
+    original_max_position_embeddings: 8192,
+    rope_type: 'llama3',
+  },
+  max_position_embeddings: 131072,
+  mlp_bias: false,
+  tie_word_embeddings: false,
+  vocab_size: 64,
+  bos_token_id: 1,
+  eos_token_id: 2,
+});
+
+export interface RandomWeightOptions {
+  /** Std of matrices and embeddings (0.02, HF's initializer_range for most of these models). */
+  std?: number;
+  /** Std of biases; default `std`. Nonzero, so a bias that is loaded but never added shows up. */
+  biasStd?: number;
+  /** Norm weights are 1 + N(0, normJitter²); 0 (the default) gives HF's init of exactly 1. */
+  normJitter?: number;
+}
+
+const isNorm = (name: string) => /norm\.weight$/.test(name);
+const isBias = (name: string) => name.endsWith('.bias');
+
+/**
+ * Every tensor expectedTensorShapes asks for, drawn directly as tf tensors (no safetensors round
+ * trip: Qwen2.5-0.5B is 2 GB of float32 and builds in seconds this way). Each tensor has its own
+ * seed derived from `seed` and its position, so the result is the same on every run and backend.
+ * Call outside tf.tidy (or tf.keep the tensors); release with disposeWeights.
+ */
+export function randomWeights(config: ModelConfig, seed: number, opts: RandomWeightOptions = {}): WeightMap {
+  const std = opts.std ?? 0.02;
+  const biasStd = opts.biasStd ?? std;
+  const jitter = opts.normJitter ?? 0;
+  const weights: WeightMap = new Map();
+  let index = 0;
+  for (const [name, shape] of expectedTensorShapes(config)) {
+    // Seeds spaced apart so neighbouring tensors of neighbouring seeds never share a stream.
+    const s = seed * 1_000_003 + index++;
+    let t: tf.Tensor;
+    if (isNorm(name)) {
+      t = jitter === 0 ? tf.ones(shape) : tf.tidy(() => tf.randomNormal(shape, 1, jitter, 'float32', s));
+    } else {
+      t = tf.randomNormal(shape, 0, isBias(name) ? biasStd : std, 'float32', s);
+    }
+    weights.set(name, t);
+  }
+  return weights;
+}
+
+/** Above this, a safetensors image is a waste of memory and time: use randomWeights. */
+const MAX_SAFETENSORS_PARAMS = 20_000_000;
+
+/** The same values randomWeights gives, as host arrays in checkpoint order, ready to edit and write. */
+export function randomTensors(
+  config: ModelConfig,
+  seed: number,
+  opts: RandomWeightOptions = {},
+): Array<{ name: string; shape: number[]; data: Float32Array }> {
+  const n = parameterCount(config);
+  if (n > MAX_SAFETENSORS_PARAMS) {
+    throw new Error(`randomTensors: ${n} parameters is too many for an in-memory file; use randomWeights`);
+  }
+  const weights = randomWeights(config, seed, opts);
+  try {
+    return [...weights].map(([name, t]) => ({ name, shape: t.shape, data: t.dataSync() as Float32Array }));
+  } finally {
+    for (const t of weights.values()) t.dispose();
+  }
+}
+
+/** An F32 model.safetensors image of a small config; loading it gives randomWeights(config, seed, opts). */
+export function randomSafetensors(config: ModelConfig, seed: number, opts: RandomWeightOptions = {}): Uint8Array {
+  return writeSafetensors(randomTensors(config, seed, opts));
+}
+
+/** Stands in where a LoadedModel needs a tokenizer but the test only runs tensors. */
+export function placeholderTokenizer(vocabSize: number): TextTokenizer {
+  const none = (): never => {
+    throw new Error('placeholder tokenizer: this random model has no real vocabulary');
+  };
+  return {
+    encode: none,
+    decode: none,
+    bosTokenId: null,
+    eosTokenId: null,
+    padTokenId: null,
+    vocabSize,
+    chatTemplate: null,
+    applyChatTemplate: none,
+  };
+}
+
+/** Everything loadModel needs for a small random model, the weights as an in-memory file. */
+export function randomModelParts(raw: HubConfig, seed: number, opts: RandomWeightOptions = {}): ModelParts {
+  const config = parseModelConfig({ ...raw });
+  return {
+    name: `random-${String(raw.model_type)}-${seed}`,
+    config: { ...raw },
+    tokenizer: placeholderTokenizer(config.vocabSize),
+    weights: bytesSource('model.safetensors', randomSafetensors(config, seed, opts)),
+  };
+}
