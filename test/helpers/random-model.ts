@@ -200,12 +200,11 @@ export function randomWeights(config: ModelConfig, seed: number, opts: RandomWei
   for (const [name, shape] of expectedTensorShapes(config)) {
     // Seeds spaced apart so neighbouring tensors of neighbouring seeds never share a stream.
     const s = seed * 1_000_003 + index++;
-    let t: tf.Tensor;
-    if (isNorm(name)) {
-      t = jitter === 0 ? tf.ones(shape) : tf.tidy(() => tf.randomNormal(shape, 1, jitter, 'float32', s));
-    } else {
-      t = tf.randomNormal(shape, 0, isBias(name) ? biasStd : std, 'float32', s);
-    }
+    const t = isNorm(name)
+      ? jitter === 0
+        ? tf.ones(shape)
+        : tf.randomNormal(shape, 1, jitter, 'float32', s)
+      : tf.randomNormal(shape, 0, isBias(name) ? biasStd : std, 'float32', s);
     weights.set(name, t);
   }
   return weights;

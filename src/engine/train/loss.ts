@@ -2,6 +2,7 @@
 // so prompt and padding rows never become [tokens, vocab] logits at all.
 import { tf } from '../tf';
 import type { LlamaModel } from '../model/llama';
+import { selectRows } from './select-rows';
 
 /** Flat indices (b·T + t) of the positions with a target, and those targets. */
 export function trainedPositions(targets: Int32Array): { rows: Int32Array; labels: Int32Array } {
@@ -24,11 +25,11 @@ export function summedCrossEntropy(model: LlamaModel, hidden: tf.Tensor3D, targe
   const { rows, labels } = trainedPositions(targets);
   if (rows.length === 0) return tf.scalar(0);
   const [b, t, h] = hidden.shape;
-  const picked = tf.gather(hidden.reshape([b * t, h]), tf.tensor1d(rows, 'int32'));
+  const picked = selectRows(hidden.reshape([b * t, h]), rows);
   const logits = model.logits(picked) as tf.Tensor2D;
   const vocab = logits.shape[1];
   const flatIdx = new Int32Array(rows.length);
   for (let i = 0; i < rows.length; i++) flatIdx[i] = i * vocab + labels[i];
-  const targetLogits = tf.gather(logits.reshape([-1]), tf.tensor1d(flatIdx, 'int32'));
+  const targetLogits = selectRows(logits.reshape([-1, 1]), flatIdx).reshape([-1]);
   return tf.logSumExp(logits, 1).sub(targetLogits).sum() as tf.Scalar;
 }

@@ -1,0 +1,115 @@
+// Which TF.js backend runs the engine (and on which adapter), why a fallback happened, and a
+// way to force another backend (which restarts the worker).
+import { useEffect, useRef, useState } from 'react';
+import { useStore } from '../store';
+import { restartEngine, switchBackend } from '../boot';
+import type { BackendChoice } from '../../worker/api';
+
+const LABELS: Record<string, string> = { webgpu: 'WebGPU', wasm: 'WebAssembly', cpu: 'CPU' };
+
+export function BackendBadge() {
+  const engine = useStore((s) => s.engine);
+  const [open, setOpen] = useState(false);
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!open) return;
+    const close = (e: MouseEvent) => {
+      if (ref.current && !ref.current.contains(e.target as Node)) setOpen(false);
+    };
+    const esc = (e: KeyboardEvent) => e.key === 'Escape' && setOpen(false);
+    document.addEventListener('mousedown', close);
+    document.addEventListener('keydown', esc);
+    return () => {
+      document.removeEventListener('mousedown', close);
+      document.removeEventListener('keydown', esc);
+    };
+  }, [open]);
+
+  const b = engine.backend;
+  const fallback = !!b && b.requested === 'auto' && b.failures.length > 0;
+  const adapter = b?.adapter ? [b.adapter.vendor, b.adapter.architecture].filter(Boolean).join(' ') : '';
+  let text: string;
+  let tone: string;
+  if (engine.status === 'starting' || engine.status === 'restarting') {
+    text = engine.status === 'starting' ? 'Starting engine…' : 'Restarting engine…';
+    tone = 'pending';
+  } else if (engine.status === 'failed' || !b) {
+    text = 'Engine failed';
+    tone = 'bad';
+  } else {
+    text = `${LABELS[b.name] ?? b.name}${adapter ? ` · ${adapter}` : ''}`;
+    tone = b.name === 'webgpu' ? 'good' : 'warn';
+  }
+  const busy = engine.unresponsiveSince !== null;
+
+  return (
+    <div className="backend" ref={ref}>
+      <button
+        type="button"
+        className={`badge ${tone}`}
+        aria-haspopup="dialog"
+        aria-expanded={open}
+        aria-label={`Backend: ${text}${fallback ? ' (fallback)' : ''}`}
+        data-backend={b?.name ?? ''}
+        data-architecture={b?.adapter?.architecture ?? ''}
+        onClick={() => setOpen((o) => !o)}
+      >
+        <span className="dot" aria-hidden="true" />
+        <span className="badge-text">{text}</span>
+        {fallback && <span className="badge-flag">fallback</span>}
+        {busy && <span className="badge-flag">busy</span>}
+      </button>
+      {open && (
+        <div className="popover" role="dialog" aria-label="Backend settings">
+          <h3>Compute backend</h3>
+          {b ? (
+            <p className="muted">{b.reason}.</p>
+          ) : engine.error ? (
+            <p className="error-text">
+              {engine.error.message} {engine.error.hint}
+            </p>
+          ) : (
+            <p className="muted">Starting…</p>
+          )}
+          {b?.failures.length ? (
+            <ul className="failures">
+              {b.failures.map((f) => (
+                <li key={f.name}>
+                  <strong>{LABELS[f.name]}</strong>: {f.error}
+                </li>
+              ))}
+            </ul>
+          ) : null}
+          {b?.adapter?.description && <p className="muted small">Adapter: {b.adapter.description}</p>}
+          <label className="field-label" htmlFor="backend-choice">
+            Backend
+          </label>
+          <select
+            id="backend-choice"
+            value={engine.prefer}
+            onChange={(e) => {
+              setOpen(false);
+              void switchBackend(e.currentTarget.value as BackendChoice);
+            }}
+          >
+            <option value="auto">Automatic (WebGPU, else WebAssembly, else CPU)</option>
+            <option value="webgpu">WebGPU only</option>
+            <option value="wasm">WebAssembly</option>
+            <option value="cpu">CPU (slowest)</option>
+          </select>
+          <p className="muted small">Switching restarts the engine and loads the model again.</p>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => {
+              setOpen(false);
+              void restartEngine();
+            }}
+          >
+            Restart engine
+          </button>
+        </div>
+      )}
+    </div>
+  );
+}

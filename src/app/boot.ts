@@ -1,0 +1,95 @@
+// Starting the engine, and what the UI does when it dies: tell the user, start a new worker,
+// load the model and dataset again, and leave the interrupted run resumable.
+import { engine, handlers } from './engine-instance';
+import { notify, patch, useStore } from './store';
+import type { BackendChoice, EngineFailure } from '../worker/api';
+import { reloadModel } from './model/actions';
+import { initRuns, refreshRuns } from './runs/actions';
+import { isTraining } from './train/actions';
+
+let pendingRecovery: EngineFailure | null = null;
+
+handlers.onReady = (backend, restarted) => {
+  patch('engine', { status: 'ready', backend, error: null, unresponsiveSince: null });
+  if (restarted) void recover();
+};
+
+handlers.onStartFailed = (f) => {
+  patch('engine', {
+    status: 'failed',
+    error: { ...f, title: 'The engine could not start', hint: f.hint || 'Try another backend from the backend menu.' },
+  });
+};
+
+handlers.onCrash = (f) => {
+  pendingRecovery = f;
+  patch('engine', { status: 'restarting', unresponsiveSince: null, restarts: useStore.getState().engine.restarts + 1 });
+  const t = useStore.getState().train;
+  if (isTraining()) {
+    patch('train', {
+      status: 'failed',
+      error: {
+        ...f,
+        title: 'Training was interrupted',
+        hint: t.checkpointStep ? `Resume it from its checkpoint at step ${t.checkpointStep} in the Runs panel.` : 'Start it again; it had no checkpoint yet.',
+      },
+    });
+  }
+  if (useStore.getState().compare.running) patch('compare', { running: false });
+};
+
+handlers.onFatal = (f) => {
+  notify({ tone: 'error', title: f.kind === 'device-lost' ? 'The GPU device was lost' : 'The engine reported a problem', message: f.message, hint: f.hint });
+};
+
+handlers.onResponsive = (since) => {
+  patch('engine', { unresponsiveSince: since });
+};
+
+async function recover(): Promise<void> {
+  const why = pendingRecovery;
+  pendingRecovery = null;
+  const hadModel = !!useStore.getState().model.info;
+  useStore.setState({ adapter: null });
+  patch('model', { status: hadModel ? 'loading' : 'empty' });
+  notify(
+    {
+      tone: 'error',
+      title: why ? 'The engine stopped and was restarted' : 'The engine was restarted',
+      message: `${why ? `${why.message} ` : ''}${hadModel ? 'The model and dataset are being loaded again.' : ''}`,
+      hint: 'An adapter that was only in memory is gone; runs are saved with their checkpoints (Runs panel).',
+    },
+    why ? 0 : 8000,
+  );
+  if (hadModel) {
+    const ok = await reloadModel();
+    if (!ok && useStore.getState().model.status !== 'error') patch('model', { status: 'empty', info: null });
+  }
+  await refreshRuns();
+}
+
+export function startEngine(prefer: BackendChoice = 'auto'): void {
+  patch('engine', { status: 'starting', prefer });
+  void engine.start(prefer);
+}
+
+/** Switches backend (a fresh worker), then reloads what was loaded. */
+export async function switchBackend(prefer: BackendChoice): Promise<void> {
+  if (isTraining()) {
+    notify({ tone: 'warning', title: 'Training is running', message: 'Stop the run before switching backends.' });
+    return;
+  }
+  patch('engine', { status: 'restarting', prefer });
+  await engine.restart(prefer);
+}
+
+export async function restartEngine(): Promise<void> {
+  patch('engine', { status: 'restarting' });
+  await engine.restart();
+}
+
+export function boot(): void {
+  const prefer = (new URLSearchParams(location.search).get('backend') as BackendChoice | null) ?? 'auto';
+  startEngine(['auto', 'webgpu', 'wasm', 'cpu'].includes(prefer) ? prefer : 'auto');
+  void initRuns();
+}

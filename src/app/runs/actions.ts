@@ -1,0 +1,111 @@
+// The runs kept in IndexedDB: listing, opening (history + adapter), resuming an interrupted run
+// from its last checkpoint (same model, same dataset text and options), deleting.
+import { engine } from '../engine-instance';
+import { failureOf } from '../engine';
+import { notify, patch, showPanel, useStore } from '../store';
+import * as db from './db';
+import { zipAdapter } from '../export/zip';
+import { download, safeName } from '../util/download';
+import { loadFromHub } from '../model/actions';
+import { setDataset } from '../data/actions';
+import { isTraining, refreshAdapter, startTraining, viewRun } from '../train/actions';
+
+export async function refreshRuns(): Promise<void> {
+  try {
+    patch('runs', { loaded: true, list: await db.listRuns() });
+  } catch (e) {
+    patch('runs', { loaded: true });
+    notify({ tone: 'warning', title: 'Saved runs are unavailable', message: `This browser refused IndexedDB (${failureOf(e).message}). Runs will not be kept.` });
+  }
+}
+
+export async function initRuns(): Promise<void> {
+  try {
+    await db.markInterrupted();
+  } catch {
+    /* reported by refreshRuns */
+  }
+  await refreshRuns();
+}
+
+function sameModel(run: db.RunRecord): boolean {
+  const info = useStore.getState().model.info;
+  if (!info || info.name !== run.model.name) return false;
+  const a = info.source;
+  const b = run.model.source;
+  if (a.kind === 'hub' && b.kind === 'hub') return a.repoId === b.repoId && a.revision === b.revision;
+  return a.kind === b.kind;
+}
+
+/** Loads the run's model when it can (hub runs); says what to do when it cannot. */
+async function ensureModel(run: db.RunRecord): Promise<boolean> {
+  if (sameModel(run) && useStore.getState().model.status === 'ready') return true;
+  const src = run.model.source;
+  if (src.kind === 'hub') {
+    notify({ tone: 'info', title: `Loading ${src.repoId}`, message: 'The run needs the model it was trained on.' });
+    return (await loadFromHub({ repoId: src.repoId, revision: src.revision, host: src.host })) !== null;
+  }
+  notify({
+    tone: 'warning',
+    title: `Load the model “${run.model.name}” first`,
+    message: 'This run was trained on a model loaded from disk: choose the same folder in the Model panel, then try again.',
+  });
+  showPanel('model');
+  return false;
+}
+
+export async function openRunAdapter(run: db.RunRecord): Promise<void> {
+  if (isTraining()) return;
+  if (!(await ensureModel(run))) return;
+  const files = await db.getAdapter(run.id);
+  if (!files) {
+    notify({ tone: 'warning', title: 'This run has no saved adapter', message: 'Only finished or stopped runs save one.' });
+    return;
+  }
+  try {
+    await engine.call((api) => api.importAdapter(files));
+    await refreshAdapter();
+    viewRun(run);
+    notify({ tone: 'success', title: 'Adapter loaded', message: `The adapter of “${run.name}” is active: compare it, export it or keep training it.` });
+  } catch (e) {
+    const f = failureOf(e);
+    notify({ tone: 'error', title: 'The adapter could not be loaded', message: f.message, hint: f.hint });
+  }
+}
+
+export async function resumeRun(run: db.RunRecord): Promise<void> {
+  if (isTraining()) {
+    notify({ tone: 'warning', title: 'A run is already training' });
+    return;
+  }
+  const checkpoint = await db.getCheckpoint(run.id);
+  if (!checkpoint) {
+    notify({ tone: 'warning', title: 'No checkpoint to resume from', message: 'This run stopped before its first checkpoint. Start a new run instead.' });
+    return;
+  }
+  const text = await db.getDataset(run.id);
+  if (text === undefined) {
+    notify({ tone: 'error', title: 'The run’s dataset is missing from storage' });
+    return;
+  }
+  if (!(await ensureModel(run))) return;
+  if (!(await setDataset({ name: run.data.name, text }, run.data.options))) {
+    notify({ tone: 'error', title: 'The run’s dataset could not be prepared again' });
+    return;
+  }
+  showPanel('train');
+  await startTraining({ run, checkpoint });
+}
+
+export async function removeRun(run: db.RunRecord): Promise<void> {
+  if (useStore.getState().train.runId === run.id && isTraining()) return;
+  await db.deleteRun(run.id);
+  if (useStore.getState().train.viewing?.runId === run.id) patch('train', { viewing: null });
+  await refreshRuns();
+}
+
+export async function downloadRunAdapter(run: db.RunRecord): Promise<void> {
+  const files = await db.getAdapter(run.id);
+  if (!files) return;
+  download(`${safeName(run.name)}-adapter.zip`, zipAdapter(files), 'application/zip');
+}

@@ -1,0 +1,121 @@
+// A live line chart (uPlot), with its data also in the DOM: the figure carries the point count
+// and the values sit in a table for screen readers (and anyone who wants the numbers).
+import { useEffect, useRef } from 'react';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+
+export interface Series {
+  label: string;
+  color: string;
+  /** One value per x; null where the series has no point. */
+  values: (number | null)[];
+  points?: boolean;
+  dash?: number[];
+}
+
+interface Props {
+  title: string;
+  /** Machine-readable name, used in data attributes. */
+  name: string;
+  x: number[];
+  series: Series[];
+  xLabel?: string;
+  format?: (v: number) => string;
+  height?: number;
+  log?: boolean;
+  empty?: string;
+}
+
+export function LineChart(props: Props) {
+  const host = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const seriesKey = props.series.map((s) => s.label).join('|');
+
+  useEffect(() => {
+    const el = host.current!;
+    const fmt = props.format ?? ((v: number) => String(+v.toPrecision(4)));
+    const opts: uPlot.Options = {
+      width: Math.max(200, el.clientWidth || 400),
+      height: props.height ?? 200,
+      legend: { show: true, live: true },
+      cursor: { drag: { x: false, y: false }, points: { size: 6 } },
+      scales: { x: { time: false }, y: props.log ? { distr: 3 } : {} },
+      axes: [
+        { label: props.xLabel ?? 'step', stroke: '#64748b', grid: { stroke: '#eef2f7' }, ticks: { stroke: '#e2e8f0' }, labelSize: 18, size: 36 },
+        { stroke: '#64748b', grid: { stroke: '#eef2f7' }, ticks: { stroke: '#e2e8f0' }, size: 56, values: (_u, vals) => vals.map((v) => (v === null ? '' : fmt(v))) },
+      ],
+      series: [
+        { label: props.xLabel ?? 'step' },
+        ...props.series.map((s) => ({
+          label: s.label,
+          stroke: s.color,
+          width: 2,
+          spanGaps: true,
+          dash: s.dash,
+          points: { show: s.points ?? false, size: 5, fill: s.color },
+          value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? '—' : fmt(v)),
+        })),
+      ],
+    };
+    const u = new uPlot(opts, [props.x, ...props.series.map((s) => s.values)] as uPlot.AlignedData, el);
+    plot.current = u;
+    const ro = new ResizeObserver(() => {
+      const w = el.clientWidth;
+      if (w > 0 && Math.abs(w - u.width) > 2) u.setSize({ width: w, height: props.height ?? 200 });
+    });
+    ro.observe(el);
+    return () => {
+      ro.disconnect();
+      u.destroy();
+      plot.current = null;
+    };
+    // Rebuilt only when the set of series changes; data updates go through setData below.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [seriesKey, props.log, props.height]);
+
+  useEffect(() => {
+    plot.current?.setData([props.x, ...props.series.map((s) => s.values)] as uPlot.AlignedData);
+  });
+
+  const count = props.x.length;
+  const fmt = props.format ?? ((v: number) => String(+v.toPrecision(5)));
+  return (
+    <figure className="chart" aria-label={props.title} data-chart={props.name} data-points={count}>
+      <figcaption>{props.title}</figcaption>
+      <div ref={host} className="chart-plot" aria-hidden="true" />
+      {count === 0 && <div className="chart-empty">{props.empty ?? 'Waiting for the first step…'}</div>}
+      <details className="chart-data">
+        <summary>Data table</summary>
+        <div className="table-wrap short">
+          <table aria-label={`${props.title} data`}>
+            <thead>
+              <tr>
+                <th scope="col">{props.xLabel ?? 'step'}</th>
+                {props.series.map((s) => (
+                  <th key={s.label} scope="col">
+                    {s.label}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {props.x.map((xv, i) => (
+                <tr key={i} data-step={xv}>
+                  <td className="num">{xv}</td>
+                  {props.series.map((s) => {
+                    const v = s.values[i];
+                    return (
+                      <td key={s.label} className="num" data-value={v ?? ''}>
+                        {v === null || v === undefined ? '—' : fmt(v)}
+                      </td>
+                    );
+                  })}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      </details>
+    </figure>
+  );
+}

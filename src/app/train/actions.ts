@@ -1,0 +1,321 @@
+// Training runs: start (or resume from a checkpoint), live events into the store and into
+// IndexedDB, pause/resume/stop, and what happens at the end (the adapter is saved with the run).
+import * as Comlink from 'comlink';
+import { engine } from '../engine-instance';
+import { failureOf } from '../engine';
+import { notify, patch, useStore, type EvalPoint, type StepPoint } from '../store';
+import { uiError } from '../errors';
+import type { TrainCheckpoint, TrainConfig, UiTrainEvent } from '../../worker/api';
+import * as db from '../runs/db';
+import { loss as fmtLoss, sci } from '../util/format';
+import { refreshRuns } from '../runs/actions';
+
+const MAX_LOG = 400;
+
+export function isTraining(): boolean {
+  const s = useStore.getState().train.status;
+  return s === 'starting' || s === 'running' || s === 'pausing' || s === 'paused' || s === 'stopping';
+}
+
+export async function refreshPlan(): Promise<void> {
+  const st = useStore.getState();
+  if (st.model.status !== 'ready' || !st.data.summary?.tokenized || isTraining()) {
+    if (!isTraining()) patch('train', { plan: null });
+    return;
+  }
+  try {
+    const plan = await engine.call((api) => api.planTraining(st.train.config));
+    patch('train', { plan });
+  } catch {
+    patch('train', { plan: null });
+  }
+}
+
+export async function refreshMemory(): Promise<void> {
+  const st = useStore.getState();
+  if (st.model.status !== 'ready') return;
+  const lora = st.train.config.init === 'current' && st.adapter ? st.adapter.config : st.train.config.lora;
+  try {
+    const memory = await engine.call((api) => api.memoryEstimate(lora, st.train.config.batchSize, st.data.options.maxLength));
+    patch('model', { memory });
+  } catch {
+    /* no model: nothing to estimate */
+  }
+}
+
+let planTimer: ReturnType<typeof setTimeout> | null = null;
+export function setTrainConfig(p: Partial<TrainConfig>, preset = 'custom'): void {
+  const config = { ...useStore.getState().train.config, ...p };
+  patch('train', { config, preset });
+  if (planTimer) clearTimeout(planTimer);
+  planTimer = setTimeout(() => {
+    void refreshPlan();
+    void refreshMemory();
+  }, 250);
+}
+
+function pushLog(lines: string[], line: string): string[] {
+  const next = lines.length >= MAX_LOG ? lines.slice(lines.length - MAX_LOG + 1) : lines.slice();
+  next.push(line);
+  return next;
+}
+
+/** Persists the live run record at most once a second. */
+class RunSaver {
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private last = 0;
+  constructor(private run: db.RunRecord) {}
+  update(p: Partial<db.RunRecord>, now = false): Promise<void> {
+    this.run = { ...this.run, ...p };
+    const wait = 1000 - (Date.now() - this.last);
+    if (now || wait <= 0) return this.save();
+    this.timer ??= setTimeout(() => void this.save(), wait);
+    return Promise.resolve();
+  }
+  get record(): db.RunRecord {
+    return this.run;
+  }
+  private async save(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.last = Date.now();
+    await db.putRun(this.run).catch((e) => console.error('saving the run failed', e));
+  }
+}
+
+let saver: RunSaver | null = null;
+
+function onEvents(runId: string, events: UiTrainEvent[]): void {
+  const t = useStore.getState().train;
+  if (t.runId !== runId) return;
+  let { points, evals, log, step, totalSteps, etaMs, elapsedMs, baseEval, status, checkpointStep } = t;
+  let pointsChanged = false;
+  for (const e of events) {
+    switch (e.type) {
+      case 'start':
+        totalSteps = e.totalSteps;
+        step = e.step;
+        status = 'running';
+        log = pushLog(log, e.step > 0 ? `Resumed at step ${e.step} of ${e.totalSteps}` : `Started: ${e.totalSteps} steps (${e.stepsPerEpoch} per epoch)`);
+        break;
+      case 'base-eval':
+        baseEval = e.valLoss;
+        log = pushLog(log, `Base model validation loss ${fmtLoss(e.valLoss)}`);
+        break;
+      case 'step': {
+        if (!pointsChanged) points = points.slice();
+        pointsChanged = true;
+        const p: StepPoint = { step: e.step, loss: e.loss, lr: e.lr, tokensPerSec: e.tokensPerSec, gradNorm: e.gradNorm, elapsedMs: e.elapsedMs };
+        points.push(p);
+        step = e.step;
+        totalSteps = e.totalSteps;
+        etaMs = e.etaMs;
+        elapsedMs = e.elapsedMs;
+        log = pushLog(
+          log,
+          `step ${e.step}/${e.totalSteps} · loss ${fmtLoss(e.loss)} · lr ${sci(e.lr)} · grad norm ${e.gradNorm.toFixed(3)} · ${Math.round(e.tokensPerSec)} tok/s · ${(e.stepMs / 1000).toFixed(2)} s`,
+        );
+        break;
+      }
+      case 'eval': {
+        evals = [...evals.filter((x) => x.step !== e.step), { step: e.step, valLoss: e.valLoss } satisfies EvalPoint];
+        log = pushLog(log, `step ${e.step}: validation loss ${fmtLoss(e.valLoss)}`);
+        break;
+      }
+      case 'checkpoint': {
+        const cp = e.checkpoint as TrainCheckpoint;
+        checkpointStep = cp.step;
+        void db.putCheckpoint(runId, cp).then(() => saver?.update({ checkpointStep: cp.step }, true));
+        log = pushLog(log, `Checkpoint saved at step ${cp.step}`);
+        break;
+      }
+      case 'paused':
+        status = 'paused';
+        log = pushLog(log, `Paused after step ${e.step}`);
+        void saver?.update({ status: 'paused' }, true);
+        break;
+      case 'resumed':
+        status = 'running';
+        log = pushLog(log, `Resumed at step ${e.step}`);
+        void saver?.update({ status: 'running' }, true);
+        break;
+      case 'warning':
+        log = pushLog(log, `Warning: ${e.message}`);
+        break;
+      case 'done':
+        step = e.step;
+        break;
+    }
+  }
+  patch('train', { points, evals, log, step, totalSteps, etaMs, elapsedMs, baseEval, status, checkpointStep });
+  void saver?.update({ points, evals, step, totalSteps, baseEval });
+}
+
+export interface ResumeFrom {
+  run: db.RunRecord;
+  checkpoint: TrainCheckpoint;
+}
+
+export async function startTraining(resume?: ResumeFrom): Promise<void> {
+  const st = useStore.getState();
+  if (isTraining()) return;
+  const { model, data } = st;
+  if (model.status !== 'ready' || !model.info) {
+    notify({ tone: 'warning', title: 'Load a model first', message: 'Training needs a model (Model panel).' });
+    return;
+  }
+  if (!data.input || !data.summary?.tokenized) {
+    notify({ tone: 'warning', title: 'Choose a dataset first', message: 'Training needs a prepared dataset (Data panel).' });
+    return;
+  }
+  const config: TrainConfig = resume ? resume.run.config : structuredClone(st.train.config);
+  const cp = resume?.checkpoint;
+  const backend = st.engine.backend?.name ?? 'unknown';
+  const runId = resume?.run.id ?? db.newRunId();
+  const keptPoints = cp ? (resume!.run.points ?? []).filter((p) => p.step <= cp.step) : [];
+  const keptEvals = cp ? (resume!.run.evals ?? []).filter((p) => p.step <= cp.step) : [];
+  let run: db.RunRecord;
+  if (resume) {
+    run = { ...resume.run, status: 'running', points: keptPoints, evals: keptEvals, step: cp!.step, error: undefined, backend };
+    await db.putRun(run);
+  } else {
+    const summary = data.summary;
+    const now = Date.now();
+    run = {
+      id: runId,
+      name: `${model.info.name.split('/').pop()} · ${data.input.name}`,
+      createdAt: now,
+      updatedAt: now,
+      status: 'running',
+      model: { name: model.info.name, source: model.info.source, parameters: model.info.parameters },
+      data: {
+        name: data.input.name,
+        options: structuredClone(data.options),
+        counts: summary.counts,
+        format: summary.files.map((f) => f.format).join(', '),
+        template: summary.template,
+      },
+      config,
+      backend,
+      totalSteps: st.train.plan?.totalSteps ?? 0,
+      step: 0,
+      points: [],
+      evals: [],
+      baseEval: null,
+      checkpointStep: null,
+      hasAdapter: false,
+    };
+    await db.createRun(run, data.input.text);
+  }
+  saver = new RunSaver(run);
+  patch('train', {
+    status: 'starting',
+    runId,
+    viewing: { runId, name: run.name },
+    step: cp?.step ?? 0,
+    totalSteps: run.totalSteps,
+    points: keptPoints,
+    evals: keptEvals,
+    baseEval: resume ? resume.run.baseEval : null,
+    log: [resume ? `Resuming “${run.name}” from its checkpoint at step ${cp!.step}` : `New run “${run.name}” on ${backend}`],
+    etaMs: 0,
+    elapsedMs: 0,
+    checkpointStep: cp?.step ?? null,
+    error: null,
+  });
+  void refreshRuns();
+  const started = performance.now();
+  try {
+    const result = await engine.call((api) =>
+      api.train(config, Comlink.proxy((events: UiTrainEvent[]) => onEvents(runId, events)), cp),
+    );
+    const status = result.cancelled ? 'stopped' : 'done';
+    patch('train', { status, log: pushLog(useStore.getState().train.log, result.cancelled ? `Stopped after step ${result.steps}` : `Done: ${result.steps} steps`) });
+    await saveAdapter(runId);
+    await saver.update({ status, step: result.steps, hasAdapter: true }, true);
+    measureSpeed(started, result.steps - (cp?.step ?? 0));
+    notify({
+      tone: 'success',
+      title: result.cancelled ? 'Training stopped' : 'Training finished',
+      message: `The adapter after step ${result.steps} is saved with the run. Compare it with the base model, or export it.`,
+    });
+  } catch (e) {
+    const f = failureOf(e);
+    const error = uiError('Training failed', e);
+    patch('train', { status: 'failed', error, log: pushLog(useStore.getState().train.log, `Failed: ${f.message}`) });
+    await saver.update({ status: f.kind === 'device-lost' || f.kind === 'internal' ? 'interrupted' : 'failed', error: f.message }, true);
+  } finally {
+    saver = null;
+    void refreshRuns();
+    void refreshAdapter();
+  }
+}
+
+function measureSpeed(startedMs: number, steps: number): void {
+  const plan = useStore.getState().train.plan;
+  if (!plan || steps <= 0) return;
+  const seconds = (performance.now() - startedMs) / 1000;
+  const flops = (plan.flopsPerEpoch / Math.max(1, plan.stepsPerEpoch)) * steps;
+  if (seconds > 0) patch('train', { measuredFlops: flops / seconds });
+}
+
+async function saveAdapter(runId: string): Promise<void> {
+  try {
+    const files = await engine.call((api) => api.exportAdapter());
+    await db.putAdapter(runId, { config: files.config, weights: files.weights });
+    patch('exports', { sha256: files.sha256 });
+  } catch (e) {
+    notify({ tone: 'warning', title: 'The adapter could not be saved with the run', message: failureOf(e).message });
+  }
+}
+
+export async function refreshAdapter(): Promise<void> {
+  try {
+    const adapter = await engine.call((api) => api.adapterInfo());
+    useStore.setState({ adapter });
+  } catch {
+    useStore.setState({ adapter: null });
+  }
+}
+
+export async function pauseTraining(): Promise<void> {
+  if (useStore.getState().train.status !== 'running') return;
+  patch('train', { status: 'pausing' });
+  await engine.call((api) => api.pause()).catch(() => {});
+}
+
+export async function resumeTraining(): Promise<void> {
+  if (useStore.getState().train.status !== 'paused') return;
+  patch('train', { status: 'running' });
+  await engine.call((api) => api.resume()).catch(() => {});
+}
+
+export async function stopTraining(): Promise<void> {
+  const s = useStore.getState().train.status;
+  if (s !== 'running' && s !== 'paused' && s !== 'pausing' && s !== 'starting') return;
+  patch('train', { status: 'stopping' });
+  await engine.call((api) => api.stop()).catch(() => {});
+}
+
+export function applyPreset(name: string, config: TrainConfig): void {
+  setTrainConfig(structuredClone(config), name);
+}
+
+export function viewRun(run: db.RunRecord): void {
+  if (isTraining()) return;
+  patch('train', {
+    viewing: { runId: run.id, name: run.name },
+    runId: null,
+    status: 'idle',
+    points: run.points,
+    evals: run.evals,
+    baseEval: run.baseEval,
+    step: run.step,
+    totalSteps: run.totalSteps,
+    log: [`Showing the saved history of “${run.name}”`],
+    etaMs: 0,
+    elapsedMs: run.points.at(-1)?.elapsedMs ?? 0,
+    checkpointStep: run.checkpointStep,
+    error: null,
+  });
+}

@@ -1,0 +1,38 @@
+// `weblora eval`: the same masked loss training reports, over a whole file.
+import { startBackend } from '../shared/backend';
+import { openDataFile, printDataReport } from '../shared/data';
+import { EXIT_OK } from '../shared/errors';
+import { perplexity } from '../shared/format';
+import type { CliIO } from '../shared/io';
+import { openModel, readAdapterDir } from '../shared/model';
+import type { EvalArgs } from './args';
+
+export async function runEval(a: EvalArgs, io: CliIO): Promise<number> {
+  await startBackend(a.backend, io);
+  const session = await openModel(a.model);
+  try {
+    const d = a.data;
+    const prepared = await session.prepareData(await openDataFile(d.path), {
+      maxLength: d.maxLength,
+      template: d.template,
+      trainOn: d.trainOn,
+      ...(d.format ? { format: d.format } : {}),
+      ...(d.columns ? { columns: d.columns } : {}),
+    });
+    printDataReport(prepared.report, io);
+    const examples = prepared.train;
+    if (examples.length === 0) throw new Error(`${d.path}: no usable examples to evaluate`);
+    // Imported up front so a bad adapter fails before minutes of base evaluation.
+    if (a.adapter) await session.importAdapter(await readAdapterDir(a.adapter));
+    const line = (label: string, loss: number) => `${label.padEnd(6)} loss ${loss.toFixed(4)}  perplexity ${perplexity(loss).toFixed(3)}\n`;
+    const base = await session.evalLoss(examples, 'base', a.batch, d.maxLength);
+    io.stdout(line('base', base));
+    if (a.adapter) {
+      const tuned = await session.evalLoss(examples, 'tuned', a.batch, d.maxLength);
+      io.stdout(line('tuned', tuned));
+    }
+    return EXIT_OK;
+  } finally {
+    session.dispose();
+  }
+}

@@ -1,0 +1,43 @@
+import { defineCommand } from '../command';
+
+export interface InfoArgs {
+  model: string;
+  rank: number;
+  /** A preset name or module names; resolved against the model when it runs. */
+  targets: string[];
+  batch: number;
+  maxLength: number;
+}
+
+export const infoCommand = defineCommand<InfoArgs>({
+  name: 'info',
+  summary: 'describe a model: size, shape, tokenizer, memory needs',
+  help: `Usage: weblora info --model DIR [options]
+
+Prints the model's name, family, parameter count, layers, hidden size, heads, vocabulary,
+whether its tokenizer has a chat template, and how much memory it needs: float32 weights, and
+LoRA training at the settings below (train's defaults unless given).
+
+  --model DIR            model folder: config.json, tokenizer.json, tokenizer_config.json,
+                         model.safetensors                                      (required)
+  --rank N               LoRA rank for the estimate                             (default 8)
+  --targets LIST         modules or a preset, as for train                      (default q_proj,v_proj)
+  --batch N              batch size for the estimate                            (default 8)
+  --max-len N            sequence length for the estimate                       (default 256)
+  -h, --help             show this help`,
+  options: {
+    model: { type: 'string' },
+    rank: { type: 'string' },
+    targets: { type: 'string' },
+    batch: { type: 'string' },
+    'max-len': { type: 'string' },
+  },
+  parse: (f) => ({
+    model: f.required('model'),
+    rank: f.int('rank', 8, { min: 1 }),
+    targets: f.list('targets') ?? ['q_proj', 'v_proj'],
+    batch: f.int('batch', 8, { min: 1 }),
+    maxLength: f.int('max-len', 256, { min: 2 }),
+  }),
+  load: async () => (await import('./run')).runInfo,
+});

@@ -1,0 +1,40 @@
+// `weblora info`: read from config.json and the tokenizer only. The weights file is never
+// loaded, so this answers at once even for a model too big to train here.
+import { parseModelConfig, parameterCount } from '../../engine/model/config';
+import { estimateTrainingMemory, loraParameterCount } from '../../engine/model/memory';
+import { loadModelFromFolder } from '../../engine/model/source/source-folder';
+import { EXIT_OK } from '../shared/errors';
+import { bytes, count } from '../shared/format';
+import type { CliIO } from '../shared/io';
+import { resolveTargets } from '../shared/targets';
+import type { InfoArgs } from './args';
+
+export async function runInfo(args: InfoArgs, io: CliIO): Promise<number> {
+  const targetModules = resolveTargets(args.targets, 'info');
+  const files = await loadModelFromFolder(args.model);
+  await files.weights.close();
+  const c = parseModelConfig(files.config);
+  const lora = { r: args.rank, targetModules };
+  const mem = estimateTrainingMemory(c, lora, args.batch, args.maxLength);
+  const loraParams = loraParameterCount(c, lora);
+  const rows: Array<[string, string]> = [
+    ['name', files.name],
+    ['family', c.family],
+    ['parameters', count(parameterCount(c))],
+    ['layers', String(c.numLayers)],
+    ['hidden size', `${c.hiddenSize} (MLP ${c.intermediateSize})`],
+    ['heads', `${c.numHeads} attention, ${c.numKvHeads} key/value, head dim ${c.headDim}`],
+    ['vocab size', String(c.vocabSize)],
+    ['context', `${c.maxPositionEmbeddings} positions, rope theta ${c.ropeTheta}${c.ropeScaling ? `, ${c.ropeScaling.type} scaling x${c.ropeScaling.factor}` : ''}`],
+    ['tied embeddings', c.tieWordEmbeddings ? 'yes' : 'no'],
+    ['chat template', files.tokenizer.chatTemplate !== null ? 'yes' : 'no'],
+    ['weights memory', `${bytes(mem.weightsBytes)} (float32)`],
+    ['training memory', `${bytes(mem.totalBytes)} (estimate) at rank ${args.rank} on ${targetModules.join(',')}, batch ${args.batch} x ${args.maxLength} tokens:`],
+    ['  weights', bytes(mem.weightsBytes)],
+    ['  LoRA', `${bytes(mem.loraBytes)} (${loraParams.toLocaleString('en-US')} parameters, with gradients and AdamW moments)`],
+    ['  activations', bytes(mem.activationBytes)],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
+  io.stdout(rows.map(([k, v]) => `${k.padEnd(width)}${v}\n`).join(''));
+  return EXIT_OK;
+}

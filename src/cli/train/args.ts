@@ -1,0 +1,162 @@
+import { BACKEND_FLAG_HELP, defineCommand } from '../command';
+import { BACKEND_CHOICES, type BackendChoice } from '../shared/backend-choice';
+import { DATA_HELP, DATA_OPTIONS, parseDataArgs, type DataArgs } from '../shared/data';
+
+/** LoRA settings as given; undefined = not on the command line (an --init-adapter decides). */
+export interface LoraArgs {
+  r?: number;
+  alpha?: number;
+  targets?: string[];
+  dropout?: number;
+  rslora?: boolean;
+}
+
+export const LORA_DEFAULTS = { r: 8, alpha: 16, targets: ['q_proj', 'v_proj'], dropout: 0, rslora: false };
+
+export interface TrainLoopArgs {
+  learningRate: number;
+  epochs: number;
+  maxSteps?: number;
+  batchSize: number;
+  gradAccum: number;
+  seed: number;
+  shuffle: boolean;
+  packing: boolean;
+  warmupSteps: number;
+  schedule: 'cosine' | 'linear' | 'constant';
+  weightDecay: number;
+  maxGradNorm: number;
+  evalEvery: number;
+  checkpointEvery: number;
+}
+
+export interface TrainArgs {
+  model: string;
+  data: DataArgs;
+  out: string;
+  lora: LoraArgs;
+  loop: TrainLoopArgs;
+  valFraction?: number;
+  initAdapter?: string;
+  resume: boolean;
+  backend: BackendChoice;
+}
+
+export const trainCommand = defineCommand<TrainArgs>({
+  name: 'train',
+  summary: 'LoRA fine-tune on a JSONL dataset; writes a PEFT adapter',
+  help: `Usage: weblora train --model DIR --data FILE --out DIR [options]
+
+Trains a LoRA adapter and writes to --out: adapter_config.json + adapter_model.safetensors
+(Hugging Face PEFT format), and train_log.json (settings, the data report with every bad line,
+one record per optimizer step and one per evaluation). Prints a progress line per step.
+Bad data lines are reported on stderr as file:line: reason and skipped; training goes on.
+
+  --model DIR            model folder                                           (required)
+  --out DIR              output folder (created if missing)                     (required)
+${DATA_HELP}
+  --val-fraction F       hold out this share of the records (0 < F < 1) for evaluation
+                         (at step 0, every --eval-every steps, and at the end)
+
+LoRA:
+  --rank N               LoRA rank r                                            (default 8)
+  --alpha A              LoRA alpha; scaling alpha/r                            (default 16)
+  --targets LIST         modules to adapt, e.g. q_proj,v_proj, or a preset: attention-qv,
+                         attention, all-linear                                  (default q_proj,v_proj)
+  --dropout P            LoRA dropout, 0 <= P < 1                               (default 0)
+  --rslora               rank-stabilised scaling alpha/sqrt(r)
+  --init-adapter DIR     continue training this PEFT adapter (its rank, alpha and targets apply)
+
+Training:
+  --lr LR                peak learning rate                                     (default 2e-4)
+  --epochs N             passes over the training split                         (default 1)
+  --max-steps N          stop after N optimizer steps (if fewer than the epochs make)
+  --batch N              examples per micro-batch                               (default 8)
+  --grad-accum K         micro-batches per optimizer step                       (default 1)
+  --seed S               seed of data order, split, LoRA init and dropout       (default 0)
+  --no-shuffle           keep the file's order (within length buckets)
+  --packing              pack several examples into each row
+  --warmup N             linear warm-up steps                                   (default 0)
+  --schedule S           cosine | linear | constant, after warm-up              (default cosine)
+  --weight-decay W       AdamW decoupled weight decay                           (default 0)
+  --max-grad-norm G      clip gradients to this global norm                     (default 1)
+  --eval-every N         evaluate every N steps (needs --val-fraction)
+
+Checkpoints:
+  --checkpoint-every N   write --out/checkpoint every N steps (adapter, AdamW moments, step)
+  --resume               continue from --out/checkpoint; give the same settings as the first
+                         run (they are checked). The losses are those of an uninterrupted run.
+  Ctrl-C stops at the next step boundary and writes the checkpoint; Ctrl-C again quits at once.
+
+${BACKEND_FLAG_HELP}
+  -h, --help             show this help`,
+  options: {
+    model: { type: 'string' },
+    out: { type: 'string' },
+    ...DATA_OPTIONS,
+    'val-fraction': { type: 'string' },
+    rank: { type: 'string' },
+    alpha: { type: 'string' },
+    targets: { type: 'string' },
+    dropout: { type: 'string' },
+    rslora: { type: 'boolean' },
+    'init-adapter': { type: 'string' },
+    lr: { type: 'string' },
+    epochs: { type: 'string' },
+    'max-steps': { type: 'string' },
+    batch: { type: 'string' },
+    'grad-accum': { type: 'string' },
+    seed: { type: 'string' },
+    'no-shuffle': { type: 'boolean' },
+    packing: { type: 'boolean' },
+    warmup: { type: 'string' },
+    schedule: { type: 'string' },
+    'weight-decay': { type: 'string' },
+    'max-grad-norm': { type: 'string' },
+    'eval-every': { type: 'string' },
+    'checkpoint-every': { type: 'string' },
+    resume: { type: 'boolean' },
+    backend: { type: 'string' },
+  },
+  parse(f) {
+    const valFraction = f.number('val-fraction', undefined, { above: 0, below: 1 });
+    const evalEvery = f.int('eval-every', 0, { min: 1 });
+    if (f.has('eval-every') && valFraction === undefined) throw f.error('--eval-every needs a validation split: add --val-fraction F (e.g. 0.1)');
+    const maxSteps = f.int('max-steps', undefined, { min: 1 });
+    const initAdapter = f.string('init-adapter');
+    const lora: LoraArgs = {
+      r: f.int('rank', undefined, { min: 1 }),
+      alpha: f.number('alpha', undefined, { above: 0 }),
+      targets: f.list('targets'),
+      dropout: f.number('dropout', undefined, { min: 0, below: 1 }),
+      rslora: f.has('rslora') ? true : undefined,
+    };
+    return {
+      model: f.required('model'),
+      data: parseDataArgs(f),
+      out: f.required('out'),
+      lora,
+      loop: {
+        learningRate: f.number('lr', 2e-4, { above: 0 }),
+        epochs: f.int('epochs', 1, { min: 1 }),
+        ...(maxSteps === undefined ? {} : { maxSteps }),
+        batchSize: f.int('batch', 8, { min: 1 }),
+        gradAccum: f.int('grad-accum', 1, { min: 1 }),
+        seed: f.int('seed', 0),
+        shuffle: !f.bool('no-shuffle'),
+        packing: f.bool('packing'),
+        warmupSteps: f.int('warmup', 0, { min: 0 }),
+        schedule: f.choice('schedule', ['cosine', 'linear', 'constant'] as const, 'cosine'),
+        weightDecay: f.number('weight-decay', 0, { min: 0 }),
+        maxGradNorm: f.number('max-grad-norm', 1, { above: 0 }),
+        evalEvery,
+        checkpointEvery: f.int('checkpoint-every', 0, { min: 1 }),
+      },
+      ...(valFraction === undefined ? {} : { valFraction }),
+      ...(initAdapter === undefined ? {} : { initAdapter }),
+      resume: f.bool('resume'),
+      backend: f.choice('backend', BACKEND_CHOICES, 'auto'),
+    };
+  },
+  load: async () => (await import('./run')).runTrain,
+});

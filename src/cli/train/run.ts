@@ -1,0 +1,166 @@
+// `weblora train`: data -> adapter -> Trainer.run, with a progress line per step, checkpoints
+// and a clean stop on Ctrl-C. The training itself is the engine's; this file is the plumbing
+// between it and the disk.
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loraParameterCount } from '../../engine/model/memory';
+import { DEFAULT_TRAIN_OPTIONS, type TrainCheckpoint, type Trainer } from '../../engine/train/trainer';
+import type { TrainEvent } from '../../engine/train/events';
+import type { DataReport } from '../../engine/data';
+import { startBackend } from '../shared/backend';
+import { openDataFile, printDataReport } from '../shared/data';
+import { EXIT_INTERRUPTED, EXIT_OK } from '../shared/errors';
+import { count } from '../shared/format';
+import type { CliIO } from '../shared/io';
+import { openModel, writeAdapterDir } from '../shared/model';
+import { setUpAdapter } from './adapter';
+import { yieldOnEveryRead } from './yield-reads';
+import type { TrainArgs } from './args';
+import { checkpointDir, readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint';
+import { differences, lossOptions, sha256, sha256OfFile } from './identity';
+import { evalLine, evalRecord, progressLine, stepRecord, TRAIN_LOG, writeTrainLog, type LogHeader, type LogRecord } from './log';
+
+export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
+  const backend = await startBackend(a.backend, io);
+  const session = await openModel(a.model);
+  let trainer: Trainer | undefined;
+  try {
+    const d = a.data;
+    const dataFile = await openDataFile(d.path);
+    // Read (or refuse) before minutes of tokenizing.
+    const saved = a.resume ? await readCheckpoint(a.out) : null;
+    if (!a.resume && existsSync(join(checkpointDir(a.out), 'checkpoint.json'))) {
+      throw new Error(
+        `${checkpointDir(a.out)} holds the checkpoint of an unfinished run: add --resume to continue it, or delete that folder to start over`,
+      );
+    }
+    await mkdir(a.out, { recursive: true });
+
+    const prepared = await session.prepareData(dataFile, {
+      maxLength: d.maxLength,
+      template: d.template,
+      trainOn: d.trainOn,
+      seed: a.loop.seed,
+      ...(d.format ? { format: d.format } : {}),
+      ...(d.columns ? { columns: d.columns } : {}),
+      ...(a.valFraction === undefined ? {} : { valFraction: a.valFraction }),
+    });
+    if (prepared.train.length === 0) {
+      printDataReport(prepared.report, io);
+      throw new Error(`${d.path}: no usable training examples (see the report above)`);
+    }
+    printDataReport(prepared.report, io, join(a.out, TRAIN_LOG));
+
+    const start = await setUpAdapter(session, a, io);
+    trainer = session.trainer(prepared.train, prepared.val, { ...DEFAULT_TRAIN_OPTIONS, ...a.loop, maxLength: d.maxLength });
+    const t = trainer;
+    const run = {
+      model: { parameters: session.summary().parameters, config_sha256: sha256(JSON.stringify(session.files.config)) },
+      data: await sha256OfFile(d.path),
+      prepare: {
+        format: d.format ?? 'auto',
+        columns: d.columns ?? null,
+        template: prepared.template,
+        train_on: d.trainOn,
+        max_length: d.maxLength,
+        val_fraction: a.valFraction ?? 0,
+      },
+      lora: { ...start.config, targetModules: [...start.config.targetModules].sort() },
+      init_adapter_sha256: start.initSha256 ?? null,
+      options: lossOptions(t.options),
+    };
+    const header: LogHeader = {
+      model: a.model,
+      data: d.path,
+      backend: backend.name,
+      template: prepared.template,
+      lora: start.config,
+      options: t.options,
+      total_steps: t.totalSteps,
+      data_report: withoutLengths(prepared.report),
+    };
+    io.stderr(
+      `training: ${prepared.train.length} examples (${prepared.val.length} held out), ${t.totalSteps} steps of ` +
+        `${a.loop.batchSize * a.loop.gradAccum} examples; LoRA rank ${start.config.r} on ${start.config.targetModules.join(',')} ` +
+        `(${count(loraParameterCount(session.loaded.config, start.config))} trainable parameters)\n`,
+    );
+
+    let records: LogRecord[] = [];
+    let elapsedMs = 0;
+    if (saved) {
+      const diffs = differences(saved.run, run);
+      if (diffs.length) {
+        throw new Error(
+          `--resume: the checkpoint in ${checkpointDir(a.out)} was made with other settings (${diffs.join('; ')}); ` +
+            'give the first run\'s flags, or delete the checkpoint to start over',
+        );
+      }
+      t.restore(saved.train);
+      records = saved.log.filter((r) => r.step <= saved.train.step);
+      elapsedMs = saved.elapsedMs;
+      io.stderr(`resuming at step ${t.step} of ${t.totalSteps} from ${checkpointDir(a.out)}\n`);
+    } else if (prepared.val.length > 0) {
+      const r = evalRecord(0, await t.evaluate());
+      records.push(r);
+      io.stdout(evalLine(r));
+    }
+
+    const elapsedBefore = elapsedMs;
+    const save = (cp: TrainCheckpoint, status: 'running' | 'interrupted') => {
+      writeCheckpoint(a.out, { train: cp, run, log: records, elapsedMs });
+      writeTrainLog(a.out, header, status, records);
+    };
+    const onEvent = (e: TrainEvent) => {
+      if (e.type === 'step') {
+        const r = stepRecord(e, elapsedBefore);
+        elapsedMs = r.elapsed_ms;
+        records.push(r);
+        io.stdout(progressLine(e, elapsedMs));
+      } else if (e.type === 'eval') {
+        const r = evalRecord(e.step, e.valLoss);
+        records.push(r);
+        io.stdout(evalLine(r));
+      } else if (e.type === 'checkpoint') {
+        save(e.checkpoint, 'running');
+      }
+    };
+    // Taken right before run(), in the same synchronous stretch: an earlier Ctrl-C simply quits
+    // (nothing trained yet), and none can slip in between.
+    const release = io.interrupts.take(() => {
+      io.stderr(`\ninterrupted: stopping after step ${t.step + 1} to write a checkpoint (Ctrl-C again to quit at once)\n`);
+      t.cancel();
+    });
+    const restoreReads = yieldOnEveryRead();
+    try {
+      await t.run(onEvent);
+    } finally {
+      restoreReads();
+      release();
+    }
+
+    await writeAdapterDir(a.out, await session.exportAdapter());
+    if (t.step < t.totalSteps) {
+      save(await t.checkpoint(), 'interrupted');
+      io.stderr(
+        `stopped at step ${t.step} of ${t.totalSteps}: checkpoint in ${checkpointDir(a.out)}, adapter so far in ${a.out}. ` +
+          'Run the same command with --resume to continue.\n',
+      );
+      return EXIT_INTERRUPTED;
+    }
+    writeTrainLog(a.out, header, 'done', records);
+    // The run is complete: its results are the adapter and the log, and a stale checkpoint
+    // would only block the next run in this folder.
+    removeCheckpoint(a.out);
+    io.stderr(`saved the adapter (adapter_config.json, adapter_model.safetensors) and ${TRAIN_LOG} to ${a.out}\n`);
+    return EXIT_OK;
+  } finally {
+    trainer?.dispose();
+    session.dispose();
+  }
+}
+
+function withoutLengths(r: DataReport): Omit<DataReport, 'lengths'> {
+  const { lengths: _lengths, ...rest } = r;
+  return rest;
+}

@@ -1,0 +1,83 @@
+// Any error the engine throws, as an EngineFailure the UI can explain: what happened and what
+// to do. Errors cross the Comlink boundary as Error(name = FAILURE_NAME, message = JSON).
+import { ModelSourceError } from '../engine/model/source/source-errors';
+import { ConfigError } from '../engine/model/config';
+import { SafetensorsError } from '../engine/model/safetensors';
+import { DatasetFormatError } from '../engine/data/load';
+import { AdapterError } from '../engine/lora/peft';
+import { FAILURE_NAME, type EngineFailure, type ErrorKind } from './api';
+
+export class Failure extends Error {
+  constructor(readonly failure: EngineFailure) {
+    super(JSON.stringify(failure));
+    this.name = FAILURE_NAME;
+  }
+}
+
+export function fail(kind: ErrorKind, message: string, hint = ''): never {
+  throw new Failure({ kind, message, hint });
+}
+
+const OOM = /out of memory|\bOOM\b|failed to allocate|allocation failed|exceeds the max(imum)? (buffer|storage)|maxBufferSize|maxStorageBufferBindingSize|Array buffer allocation|Invalid array length|Cannot allocate/i;
+const LOST = /device (was )?lost|GPUDevice.*lost|device is lost|context lost/i;
+
+export function toFailure(e: unknown): EngineFailure {
+  if (e instanceof Failure) return e.failure;
+  const message = e instanceof Error ? e.message : String(e);
+  const name = e instanceof Error ? e.name : '';
+  if (name === 'AbortError' || /aborted|cancelled/i.test(name)) {
+    return { kind: 'cancelled', message: 'Cancelled.', hint: '' };
+  }
+  if (e instanceof DatasetFormatError) {
+    return {
+      kind: 'dataset-format',
+      message,
+      hint: 'Choose the format yourself, or map the columns that hold the prompt and the response.',
+      keys: e.keys,
+    };
+  }
+  if (e instanceof ConfigError) {
+    return {
+      kind: 'unsupported-model',
+      message,
+      hint: 'WebLoRA runs Llama-family decoders (model_type llama, mistral, qwen2, qwen3) with weights in one model.safetensors.',
+    };
+  }
+  if (e instanceof ModelSourceError || e instanceof SafetensorsError) {
+    return {
+      kind: 'model-source',
+      message,
+      hint: 'Check the repo id, revision and hub host, or choose a folder with config.json, tokenizer.json, tokenizer_config.json and model.safetensors.',
+    };
+  }
+  if (e instanceof AdapterError) {
+    return {
+      kind: 'bad-adapter',
+      message,
+      hint: 'Import an adapter_config.json + adapter_model.safetensors pair trained for the model that is loaded now.',
+    };
+  }
+  if (OOM.test(message)) {
+    return {
+      kind: 'oom',
+      message: `Out of memory: ${message}`,
+      hint: 'Lower the batch size or the max length, target fewer modules or a smaller rank, or use a smaller model.',
+    };
+  }
+  if (LOST.test(message)) {
+    return {
+      kind: 'device-lost',
+      message: `The GPU device was lost: ${message}`,
+      hint: 'The engine restarts itself; load the model again (a saved run resumes from its last checkpoint).',
+    };
+  }
+  return {
+    kind: 'internal',
+    message,
+    hint: 'This was not expected. The browser console has the details; try again, or restart the engine from the backend menu.',
+  };
+}
+
+export function asThrowable(e: unknown): Error {
+  return e instanceof Failure ? e : new Failure(toFailure(e));
+}

@@ -1,0 +1,159 @@
+// Browser-test plumbing: build the app once per test run (shared by every test file through a
+// lock in the temp folder), serve it from a sub-path of a static server on 127.0.0.1 (so a
+// relative base is really exercised), and start headless Chromium with real WebGPU on
+// SwiftShader.
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize, resolve } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { REPO_ROOT } from './paths';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const SCREENSHOTS = resolve(REPO_ROOT, 'test-results/screenshots');
+export const DOWNLOADS = resolve(REPO_ROOT, 'test-results/downloads');
+
+const CHROMIUM_ARGS = [
+  '--enable-unsafe-webgpu',
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+  '--disable-dev-shm-usage',
+];
+
+/** One build per `vitest run`: keyed by the vitest main process, which forks the test workers. */
+function buildDir(): string {
+  return join(tmpdir(), `weblora-browser-build-${process.ppid}`);
+}
+
+async function exists(p: string): Promise<boolean> {
+  return stat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+export async function buildApp(): Promise<string> {
+  const dir = buildDir();
+  const out = join(dir, 'dist');
+  const done = join(dir, 'done');
+  const lock = join(dir, 'lock');
+  await mkdir(dir, { recursive: true });
+  if (await exists(done)) return out;
+  let owner = false;
+  try {
+    await mkdir(lock);
+    owner = true;
+  } catch {
+    owner = false;
+  }
+  if (owner) {
+    try {
+      const { build } = await import('vite');
+      await build({
+        root: REPO_ROOT,
+        configFile: resolve(REPO_ROOT, 'vite.config.ts'),
+        logLevel: 'warn',
+        build: { outDir: out, emptyOutDir: true },
+      });
+      await writeFile(done, new Date().toISOString());
+    } catch (e) {
+      await writeFile(join(dir, 'failed'), String(e));
+      throw e;
+    } finally {
+      await rm(lock, { recursive: true, force: true });
+    }
+    return out;
+  }
+  const deadline = Date.now() + 170_000;
+  while (Date.now() < deadline) {
+    if (await exists(done)) return out;
+    if (await exists(join(dir, 'failed'))) throw new Error(`the app build failed: ${await readFile(join(dir, 'failed'), 'utf8')}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error('timed out waiting for the app build');
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+  '.jsonl': 'application/jsonl',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+};
+
+export interface StaticServer {
+  /** The app's URL, ending in "/". */
+  url: string;
+  requests: string[];
+  close(): Promise<void>;
+}
+
+/** A plain static host: files only, no SPA fallback, no special headers (like most hosts). */
+export async function serveStatic(dir: string, prefix = '/weblora/'): Promise<StaticServer> {
+  const requests: string[] = [];
+  const root = resolve(dir);
+  const server = createServer(async (req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    requests.push(path);
+    if (!path.startsWith(prefix)) return void res.writeHead(404).end('not found');
+    let file = normalize(join(root, path.slice(prefix.length)));
+    if (!file.startsWith(root)) return void res.writeHead(403).end();
+    if (path.endsWith('/')) file = join(file, 'index.html');
+    const info = await stat(file).catch(() => null);
+    if (!info?.isFile()) return void res.writeHead(404).end('not found');
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': info.size });
+    createReadStream(file).pipe(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}${prefix}`,
+    requests,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+export interface PageLog {
+  errors: string[];
+  console: string[];
+}
+
+/** A page whose console errors and uncaught exceptions are collected for the assertions. */
+export async function openPage(context: BrowserContext, url: string): Promise<{ page: Page; log: PageLog }> {
+  const page = await context.newPage();
+  const log: PageLog = { errors: [], console: [] };
+  page.on('pageerror', (e) => log.errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    const line = `${m.type()}: ${m.text()}`;
+    log.console.push(line);
+    if (m.type() === 'error') log.errors.push(line);
+  });
+  page.on('worker', (w) => w.on('console', (m) => log.console.push(`worker ${m.type()}: ${m.text()}`)));
+  await page.goto(url);
+  return { page, log };
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  const path = join(SCREENSHOTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}
