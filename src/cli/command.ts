@@ -36,6 +36,3 @@ export function defineCommand<A>(d: CommandDefinition<A>): Command {
     },
   };
 }
-
-export const BACKEND_FLAG_HELP = `  --backend B            auto | webgpu | wasm | cpu (default auto: webgpu, else wasm, else cpu).
-                         Without a GPU, WEBLORA_SWIFTSHADER=1 runs webgpu on SwiftShader (slow)`;

@@ -49,6 +49,7 @@ import type {
 import { asThrowable, fail, Failure } from './failures';
 import { latest, Pump } from './throttle';
 import { promptIdsOf, summarize, summarizeLoaded } from './data-summary';
+import { patchWebGpuKernels } from './webgpu-fixes';
 
 let backend: BackendInfo | null = null;
 let hooks: WorkerHooks | null = null;
@@ -256,7 +257,10 @@ const api: WorkerApi = {
     } catch (e) {
       throw asThrowable(e);
     }
-    if (backend.name === 'webgpu') watchGpu();
+    if (backend.name === 'webgpu') {
+      patchWebGpuKernels();
+      watchGpu();
+    }
     return backend;
   },
 

@@ -123,6 +123,12 @@ describe('command line errors', () => {
     expect(debug.stderr.split('\n').length).toBeGreaterThan(3);
     expect(debug.stderr).toMatch(/\n\s+at /);
   });
+
+  it('a dataset in no known format is answered with the --columns to give', async () => {
+    const r = await cli(['eval', '--model', STORIES_DIR, '--data', join(DATA_DIR, 'gsm8k/test.jsonl'), '--backend', 'cpu']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/could not detect the dataset format from the keys "question", "answer"; name the columns, e\.g\. --columns prompt=question,response=answer\n$/);
+  });
 });
 
 describe('weblora on stories260K', () => {
@@ -162,6 +168,8 @@ describe('weblora on stories260K', () => {
     expect(chunks.length).toBeGreaterThan(5); // streamed, not printed at the end
   });
 
+  const SLOW = 600_000; // stories260K training on the cpu backend takes seconds per step
+
   it('train writes a loadable PEFT adapter and a log with one record per step', async () => {
     const { out, run } = await trainUninterrupted();
     expect(run.code, run.stderr).toBe(0);
@@ -188,7 +196,7 @@ describe('weblora on stories260K', () => {
     expect(adapter.config).toMatchObject({ r: 8, alpha: 16, dropout: 0.1, targetModules: ['q_proj', 'v_proj'] });
     expect(adapter.layers.size).toBe(10);
     disposeAdapter(adapter);
-  });
+  }, SLOW);
 
   it('eval prints mean masked loss and perplexity, base and tuned', async () => {
     const { out } = await trainUninterrupted();
@@ -208,7 +216,7 @@ describe('weblora on stories260K', () => {
     expect(base.ppl).toBeCloseTo(Math.exp(base.loss), 1);
     expect(tuned.ppl).toBeCloseTo(Math.exp(tuned.loss), 1);
     expect(tuned.loss).not.toBe(base.loss);
-  });
+  }, SLOW);
 
   it('bad data lines are reported by file:line and training goes on with the rest', async () => {
     const good = (await readFile(STORY_DATA, 'utf8')).split('\n').slice(0, 6);
@@ -225,7 +233,7 @@ describe('weblora on stories260K', () => {
     const log = await readLog(out);
     expect(log.data_report.issues.map((i) => i.line)).toEqual([3, 5, 7]);
     expect(log.data_report.counts).toMatchObject({ good: 6, bad: 3 });
-  });
+  }, SLOW);
 
   it('Ctrl-C stops at a step boundary with a checkpoint; --resume repeats the uninterrupted run exactly', async () => {
     const out = join(tmp, 'interrupted');
@@ -278,7 +286,7 @@ describe('weblora on stories260K', () => {
     expect(got).toEqual(want); // exactly, not approximately
     const [a, b] = await Promise.all([readFile(join(out, 'adapter_model.safetensors')), readFile(join(reference.out, 'adapter_model.safetensors'))]);
     expect(a.equals(b)).toBe(true);
-  });
+  }, SLOW);
 
   it('an in-process interrupt after step 2 checkpoints exactly there', async () => {
     const out = join(tmp, 'interrupt-at-2');
@@ -293,5 +301,5 @@ describe('weblora on stories260K', () => {
     expect(checkpoint.step).toBe(2);
     const reference = await trainUninterrupted();
     expect(checkpoint.losses).toEqual(stepLosses(await readLog(reference.out)).slice(0, 2));
-  });
+  }, SLOW);
 });

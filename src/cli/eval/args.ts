@@ -1,6 +1,7 @@
-import { BACKEND_FLAG_HELP, defineCommand } from '../command';
+import { defineCommand } from '../command';
+import { BACKEND_ROW, HELP_ROW, helpSection } from '../shared/help';
 import { BACKEND_CHOICES, type BackendChoice } from '../shared/backend-choice';
-import { DATA_HELP, DATA_OPTIONS, parseDataArgs, type DataArgs } from '../shared/data';
+import { DATA_OPTIONS, DATA_ROWS, parseDataArgs, type DataArgs } from '../shared/data';
 
 export interface EvalArgs {
   model: string;
@@ -15,16 +16,19 @@ export const evalCommand = defineCommand<EvalArgs>({
   summary: 'mean masked loss and perplexity on a dataset, base and with an adapter',
   help: `Usage: weblora eval --model DIR --data FILE [--adapter DIR] [options]
 
-Prints the mean loss over the trained tokens of every example (responses only, by default,
-exactly as training counts them) and its perplexity, for the base model and, with --adapter,
-for the tuned one. Bad data lines are reported on stderr and skipped.
+Prints the mean cross-entropy over the trained tokens of all examples (the responses, by
+default: the loss training reports) and its perplexity, for the base model and, with
+--adapter, for the tuned one. Bad data lines are reported on stderr and skipped.
 
-  --model DIR            model folder                                           (required)
-  --adapter DIR          PEFT LoRA adapter folder to evaluate beside the base model
-  --batch N              examples per forward pass                              (default 8)
-${DATA_HELP}
-${BACKEND_FLAG_HELP}
-  -h, --help             show this help`,
+${helpSection(null, [
+  ['--model DIR', 'model folder (required)'],
+  ['--adapter DIR', 'PEFT LoRA adapter folder to evaluate beside the base model'],
+  ['--batch N', 'examples per forward pass (default 8)'],
+  BACKEND_ROW,
+  HELP_ROW,
+])}
+
+${helpSection('Data', DATA_ROWS)}`,
   options: {
     model: { type: 'string' },
     adapter: { type: 'string' },

@@ -1,6 +1,6 @@
 // `weblora eval`: the same masked loss training reports, over a whole file.
 import { startBackend } from '../shared/backend';
-import { openDataFile, printDataReport } from '../shared/data';
+import { prepareData, printDataReport } from '../shared/data';
 import { EXIT_OK } from '../shared/errors';
 import { perplexity } from '../shared/format';
 import type { CliIO } from '../shared/io';
@@ -12,13 +12,7 @@ export async function runEval(a: EvalArgs, io: CliIO): Promise<number> {
   const session = await openModel(a.model);
   try {
     const d = a.data;
-    const prepared = await session.prepareData(await openDataFile(d.path), {
-      maxLength: d.maxLength,
-      template: d.template,
-      trainOn: d.trainOn,
-      ...(d.format ? { format: d.format } : {}),
-      ...(d.columns ? { columns: d.columns } : {}),
-    });
+    const prepared = await prepareData(session, d);
     printDataReport(prepared.report, io);
     const examples = prepared.train;
     if (examples.length === 0) throw new Error(`${d.path}: no usable examples to evaluate`);

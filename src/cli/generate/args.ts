@@ -1,4 +1,5 @@
-import { BACKEND_FLAG_HELP, defineCommand } from '../command';
+import { defineCommand } from '../command';
+import { BACKEND_ROW, HELP_ROW, helpSection } from '../shared/help';
 import { BACKEND_CHOICES, type BackendChoice } from '../shared/backend-choice';
 import { TEMPLATE_CHOICES, type TemplateChoice } from '../shared/data';
 
@@ -24,26 +25,28 @@ export const generateCommand = defineCommand<GenerateArgs>({
   summary: 'continue a prompt (or answer an instruction), streaming to stdout',
   help: `Usage: weblora generate --model DIR --prompt TEXT [options]
 
-Streams the continuation to stdout as it is generated; status lines go to stderr.
-Decoding is greedy unless --temperature is given.
+Streams the continuation to stdout as it is generated; status lines go to stderr. Decoding is
+greedy unless --temperature is given. Ctrl-C ends the text early.
 
-  --model DIR              model folder                                           (required)
-  --prompt TEXT            the text to continue, or with --template an instruction (required)
-  --max-new-tokens N       at most N new tokens                                   (default 128)
-  --greedy                 pick the most likely token every time                  (the default)
-  --temperature T          sample with temperature T > 0 (0 means greedy)
-  --top-p P                sample from the smallest set of tokens with probability >= P (0 < P <= 1)
-  --top-k K                sample from the K most likely tokens (0: all)
-  --seed S                 random seed for sampling                               (default 0)
-  --repetition-penalty R   > 1 discourages repeating tokens                        (default 1)
-  --stop STR               stop when the text contains STR (cut before it); repeatable
-  --adapter DIR            apply a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors)
-  --template T             none | auto | chat-template | alpaca | chatml | plain | raw (default none:
-                           the prompt is raw text). With a template the prompt is a user
-                           instruction, formatted as in training (auto: the tokenizer's chat
-                           template, else alpaca, as train's default)
-${BACKEND_FLAG_HELP}
-  -h, --help               show this help`,
+${helpSection(null, [
+  ['--model DIR', 'model folder (required)'],
+  ['--prompt TEXT', 'the text to continue; with --template, an instruction (required)'],
+  ['--max-new-tokens N', 'at most N new tokens (default 128)'],
+  ['--greedy', 'always the most likely token (the default)'],
+  ['--temperature T', 'sample at temperature T > 0 (0: greedy)'],
+  ['--top-p P', 'sample from the fewest tokens whose probabilities sum to >= P (0 < P <= 1)'],
+  ['--top-k K', 'sample from the K most likely tokens (0: all)'],
+  ['--seed S', 'seed of the sampler (default 0)'],
+  ['--repetition-penalty R', 'R > 1 discourages tokens already in the text (default 1)'],
+  ['--stop STR', 'stop when the text contains STR, cut before it; repeatable'],
+  ['--adapter DIR', 'apply a PEFT LoRA adapter folder\n(adapter_config.json + adapter_model.safetensors)'],
+  [
+    '--template T',
+    'none | auto | chat-template | alpaca | chatml | plain | raw (default none:\nthe prompt is raw text). With a template the prompt is a user instruction,\nformatted as in training (auto: the tokenizer\'s chat template, else alpaca,\nas train does)',
+  ],
+  BACKEND_ROW,
+  HELP_ROW,
+])}`,
   options: {
     model: { type: 'string' },
     prompt: { type: 'string' },

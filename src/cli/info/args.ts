@@ -1,4 +1,5 @@
 import { defineCommand } from '../command';
+import { HELP_ROW, helpSection } from '../shared/help';
 
 export interface InfoArgs {
   model: string;
@@ -15,16 +16,18 @@ export const infoCommand = defineCommand<InfoArgs>({
   help: `Usage: weblora info --model DIR [options]
 
 Prints the model's name, family, parameter count, layers, hidden size, heads, vocabulary,
-whether its tokenizer has a chat template, and how much memory it needs: float32 weights, and
-LoRA training at the settings below (train's defaults unless given).
+whether its tokenizer has a chat template, and an estimate of the memory it needs: its float32
+weights, and LoRA training at the settings below (train's defaults unless given). Reads
+config.json and the tokenizer only, so it is instant even for a large model.
 
-  --model DIR            model folder: config.json, tokenizer.json, tokenizer_config.json,
-                         model.safetensors                                      (required)
-  --rank N               LoRA rank for the estimate                             (default 8)
-  --targets LIST         modules or a preset, as for train                      (default q_proj,v_proj)
-  --batch N              batch size for the estimate                            (default 8)
-  --max-len N            sequence length for the estimate                       (default 256)
-  -h, --help             show this help`,
+${helpSection(null, [
+  ['--model DIR', 'model folder: config.json, tokenizer.json, tokenizer_config.json,\nmodel.safetensors (required)'],
+  ['--rank N', 'LoRA rank for the estimate (default 8)'],
+  ['--targets LIST', 'modules or a preset, as for train (default q_proj,v_proj)'],
+  ['--batch N', 'batch size for the estimate (default 8)'],
+  ['--max-len N', 'tokens per example for the estimate (default 256)'],
+  HELP_ROW,
+])}`,
   options: {
     model: { type: 'string' },
     rank: { type: 'string' },

@@ -3,16 +3,20 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import {
   DATASET_FORMATS,
+  DatasetFormatError,
   TEXT_TEMPLATES,
   summarizeReport,
   type ColumnMapping,
   type DataFile,
   type DataReport,
   type DatasetFormat,
+  type PreparedDataset,
   type PromptTemplate,
   type TrainOn,
 } from '../../engine/data';
+import type { Session } from '../../engine/session';
 import type { Flags, OptionSpec } from './flags';
+import type { HelpRow } from './help';
 import type { CliIO } from './io';
 
 export const FORMAT_CHOICES = ['auto', ...DATASET_FORMATS] as const;
@@ -28,15 +32,14 @@ export const DATA_OPTIONS: OptionSpec = {
   'max-len': { type: 'string' },
 };
 
-export const DATA_HELP = `Data:
-  --data FILE            JSONL file (or a JSON array file)                      (required)
-  --format F             auto | ${DATASET_FORMATS.join(' | ')}        (default auto: detected)
-  --columns MAP          column mapping for other layouts, e.g. prompt=question,response=answer
-                         (keys prompt, response, system; implies --format columns)
-  --template T           auto | chat-template | ${TEXT_TEMPLATES.join(' | ')}
-                         (default auto: the tokenizer's chat template, else alpaca)
-  --train-on W           responses | all: which tokens the loss counts          (default responses)
-  --max-len N            tokens per example; longer ones are truncated and reported (default 256)`;
+export const DATA_ROWS: readonly HelpRow[] = [
+  ['--data FILE', 'JSONL file, or a JSON array file (required)'],
+  ['--format F', `auto (the default: detected from the records), or one of\n${DATASET_FORMATS.join(' | ')}`],
+  ['--columns MAP', 'map other layouts, e.g. prompt=question,response=answer\n(keys prompt, response, system; implies --format columns)'],
+  ['--template T', `auto | chat-template | ${TEXT_TEMPLATES.join(' | ')}\n(default auto: the tokenizer's chat template, else alpaca)`],
+  ['--train-on W', 'responses | all: the tokens the loss counts (default responses)'],
+  ['--max-len N', 'tokens per example; longer ones are cut and reported (default 256)'],
+];
 
 export interface DataArgs {
   path: string;
@@ -77,9 +80,36 @@ function parseColumns(f: Flags, text: string): ColumnMapping {
 
 /** The file as a stream: a large dataset is parsed as it is read, never held twice. */
 export async function openDataFile(path: string): Promise<DataFile> {
+  await checkDataFile(path);
+  return { name: path, source: createReadStream(path) };
+}
+
+export async function checkDataFile(path: string): Promise<void> {
   const info = await stat(path).catch(() => null);
   if (!info?.isFile()) throw new Error(`data file ${path} does not exist`);
-  return { name: path, source: createReadStream(path) };
+}
+
+/** Reads, checks and tokenizes the --data file as the flags say. */
+export async function prepareData(session: Session, d: DataArgs, extra: { seed?: number; valFraction?: number } = {}): Promise<PreparedDataset> {
+  try {
+    return await session.prepareData(await openDataFile(d.path), {
+      maxLength: d.maxLength,
+      template: d.template,
+      trainOn: d.trainOn,
+      ...(d.format ? { format: d.format } : {}),
+      ...(d.columns ? { columns: d.columns } : {}),
+      ...(extra.seed === undefined ? {} : { seed: extra.seed }),
+      ...(extra.valFraction === undefined ? {} : { valFraction: extra.valFraction }),
+    });
+  } catch (e) {
+    if (!(e instanceof DatasetFormatError)) throw e;
+    // The engine's message suggests a mapping object; on the command line that is --columns.
+    const [prompt = 'COLUMN', response = 'COLUMN'] = e.keys;
+    throw new Error(
+      `${e.file}: could not detect the dataset format from the keys ${e.keys.map((k) => `"${k}"`).join(', ') || '(none)'}; ` +
+        `name the columns, e.g. --columns prompt=${prompt},response=${response}`,
+    );
+  }
 }
 
 /** Counts, then every bad line as file:line: reason (the first `maxListed` of each kind). */

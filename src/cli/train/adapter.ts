@@ -39,7 +39,7 @@ export async function setUpAdapter(session: Session, a: TrainArgs, io: CliIO): P
   };
   clash('--rank', l.r, c.r);
   clash('--alpha', l.alpha, c.alpha);
-  clash('--rslora', l.rslora, c.useRslora ? true : undefined);
+  if (l.rslora && !c.useRslora) throw new UsageError('--rslora contradicts --init-adapter, which does not use rsLoRA; drop --rslora', 'train');
   if (l.targets) clash('--targets', resolveTargets(l.targets, 'train').sort(), [...c.targetModules].sort());
   // The forward pass reads the dropout from the adapter's config on every step.
   if (l.dropout !== undefined) c.dropout = l.dropout;

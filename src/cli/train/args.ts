@@ -1,6 +1,7 @@
-import { BACKEND_FLAG_HELP, defineCommand } from '../command';
+import { defineCommand } from '../command';
+import { BACKEND_ROW, HELP_ROW, helpSection } from '../shared/help';
 import { BACKEND_CHOICES, type BackendChoice } from '../shared/backend-choice';
-import { DATA_HELP, DATA_OPTIONS, parseDataArgs, type DataArgs } from '../shared/data';
+import { DATA_OPTIONS, DATA_ROWS, parseDataArgs, type DataArgs } from '../shared/data';
 
 /** LoRA settings as given; undefined = not on the command line (an --init-adapter decides). */
 export interface LoraArgs {
@@ -48,48 +49,53 @@ export const trainCommand = defineCommand<TrainArgs>({
   help: `Usage: weblora train --model DIR --data FILE --out DIR [options]
 
 Trains a LoRA adapter and writes to --out: adapter_config.json + adapter_model.safetensors
-(Hugging Face PEFT format), and train_log.json (settings, the data report with every bad line,
-one record per optimizer step and one per evaluation). Prints a progress line per step.
-Bad data lines are reported on stderr as file:line: reason and skipped; training goes on.
+(Hugging Face PEFT format) and train_log.json (settings, the data report with every bad line,
+one record per optimizer step and one per evaluation). Prints a progress line per step. Bad
+data lines are reported on stderr as file:line: reason and skipped; training goes on.
 
-  --model DIR            model folder                                           (required)
-  --out DIR              output folder (created if missing)                     (required)
-${DATA_HELP}
-  --val-fraction F       hold out this share of the records (0 < F < 1) for evaluation
-                         (at step 0, every --eval-every steps, and at the end)
+${helpSection(null, [
+  ['--model DIR', 'model folder (required)'],
+  ['--out DIR', 'output folder, created if missing (required)'],
+  BACKEND_ROW,
+  HELP_ROW,
+])}
 
-LoRA:
-  --rank N               LoRA rank r                                            (default 8)
-  --alpha A              LoRA alpha; scaling alpha/r                            (default 16)
-  --targets LIST         modules to adapt, e.g. q_proj,v_proj, or a preset: attention-qv,
-                         attention, all-linear                                  (default q_proj,v_proj)
-  --dropout P            LoRA dropout, 0 <= P < 1                               (default 0)
-  --rslora               rank-stabilised scaling alpha/sqrt(r)
-  --init-adapter DIR     continue training this PEFT adapter (its rank, alpha and targets apply)
+${helpSection('Data', [
+  ...DATA_ROWS,
+  ['--val-fraction F', 'hold out this share of the records (0 < F < 1) and evaluate on it\nat step 0, every --eval-every steps and at the end'],
+])}
 
-Training:
-  --lr LR                peak learning rate                                     (default 2e-4)
-  --epochs N             passes over the training split                         (default 1)
-  --max-steps N          stop after N optimizer steps (if fewer than the epochs make)
-  --batch N              examples per micro-batch                               (default 8)
-  --grad-accum K         micro-batches per optimizer step                       (default 1)
-  --seed S               seed of data order, split, LoRA init and dropout       (default 0)
-  --no-shuffle           keep the file's order (within length buckets)
-  --packing              pack several examples into each row
-  --warmup N             linear warm-up steps                                   (default 0)
-  --schedule S           cosine | linear | constant, after warm-up              (default cosine)
-  --weight-decay W       AdamW decoupled weight decay                           (default 0)
-  --max-grad-norm G      clip gradients to this global norm                     (default 1)
-  --eval-every N         evaluate every N steps (needs --val-fraction)
+${helpSection('LoRA', [
+  ['--rank N', 'rank r (default 8)'],
+  ['--alpha A', 'alpha; the update is scaled by alpha/r (default 16)'],
+  ['--targets LIST', 'modules to adapt, e.g. q_proj,v_proj, or a preset: attention-qv,\nattention, all-linear (default q_proj,v_proj)'],
+  ['--dropout P', 'LoRA dropout, 0 <= P < 1 (default 0)'],
+  ['--rslora', 'rank-stabilised scaling alpha/sqrt(r)'],
+  ['--init-adapter DIR', 'start from this PEFT adapter (its rank, alpha and targets apply)'],
+])}
 
-Checkpoints:
-  --checkpoint-every N   write --out/checkpoint every N steps (adapter, AdamW moments, step)
-  --resume               continue from --out/checkpoint; give the same settings as the first
-                         run (they are checked). The losses are those of an uninterrupted run.
-  Ctrl-C stops at the next step boundary and writes the checkpoint; Ctrl-C again quits at once.
+${helpSection('Training', [
+  ['--lr LR', 'peak learning rate (default 2e-4)'],
+  ['--epochs N', 'passes over the training split (default 1)'],
+  ['--max-steps N', 'stop after N optimizer steps, if the epochs make more'],
+  ['--batch N', 'examples per micro-batch (default 8)'],
+  ['--grad-accum K', 'micro-batches per optimizer step (default 1)'],
+  ['--seed S', 'seed of data order, split, LoRA init and dropout (default 0)'],
+  ['--no-shuffle', "keep the file's order (within length buckets)"],
+  ['--packing', 'pack several examples into each row'],
+  ['--warmup N', 'linear warm-up steps (default 0)'],
+  ['--schedule S', 'cosine | linear | constant, after warm-up (default cosine)'],
+  ['--weight-decay W', 'AdamW decoupled weight decay (default 0)'],
+  ['--max-grad-norm G', 'clip gradients to this global norm (default 1)'],
+  ['--eval-every N', 'evaluate every N steps (needs --val-fraction)'],
+])}
 
-${BACKEND_FLAG_HELP}
-  -h, --help             show this help`,
+${helpSection('Checkpoints', [
+  ['--checkpoint-every N', 'write --out/checkpoint every N steps: adapter, AdamW moments, step'],
+  ['--resume', 'continue from --out/checkpoint; give the first run\'s settings (they are\nchecked). The losses are then those of an uninterrupted run'],
+])}
+  Ctrl-C stops at the next step boundary and writes the checkpoint; Ctrl-C again quits at
+  once. A finished run removes its checkpoint.`,
   options: {
     model: { type: 'string' },
     out: { type: 'string' },

@@ -68,7 +68,7 @@ export async function readCheckpoint(out: string): Promise<SavedCheckpoint> {
   const where = join(dir, CHECKPOINT_JSON);
   const text = await readFile(where, 'utf8').catch(() => null);
   if (text === null) {
-    throw new Error(`--resume: there is no checkpoint in ${dir} (one is written by --checkpoint-every N, or when Ctrl-C stops a run)`);
+    throw new Error(`--resume: there is no checkpoint in ${dir} (one is written by --checkpoint-every N, or when Ctrl-C stops a run; a finished run removes its own)`);
   }
   let j: Record<string, unknown>;
   try {

@@ -4,7 +4,11 @@
 // written and how often to evaluate may change, since neither affects the losses.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import type { PromptTemplate } from '../../engine/data';
+import type { Session } from '../../engine/session';
 import type { TrainOptions } from '../../engine/train/trainer';
+import type { StartingAdapter } from './adapter';
+import type { TrainArgs } from './args';
 
 export async function sha256OfFile(path: string): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash('sha256');
@@ -39,4 +43,32 @@ export function differences(saved: unknown, now: unknown, path = ''): string[] {
   const a = JSON.stringify(saved);
   const b = JSON.stringify(now);
   return a === b ? [] : [`${path}: ${a ?? 'unset'} in the checkpoint, ${b ?? 'unset'} now`];
+}
+
+/** The identity of a run, as stored in its checkpoint and compared on --resume. */
+export async function runIdentity(
+  session: Session,
+  a: TrainArgs,
+  template: PromptTemplate,
+  start: StartingAdapter,
+  options: TrainOptions,
+): Promise<Record<string, unknown>> {
+  const d = a.data;
+  return {
+    // Not the folder's path: a moved model folder is still the same model.
+    model: { parameters: session.summary().parameters, config_sha256: sha256(JSON.stringify(session.files.config)) },
+    data: await sha256OfFile(d.path),
+    prepare: {
+      format: d.format ?? 'auto',
+      columns: d.columns ?? null,
+      template,
+      train_on: d.trainOn,
+      max_length: d.maxLength,
+      val_fraction: a.valFraction ?? 0,
+    },
+    // Sorted: the order of --targets does not change the adapter.
+    lora: { ...start.config, targetModules: [...start.config.targetModules].sort() },
+    init_adapter_sha256: start.initSha256 ?? null,
+    options: lossOptions(options),
+  };
 }

@@ -9,7 +9,7 @@ import { DEFAULT_TRAIN_OPTIONS, type TrainCheckpoint, type Trainer } from '../..
 import type { TrainEvent } from '../../engine/train/events';
 import type { DataReport } from '../../engine/data';
 import { startBackend } from '../shared/backend';
-import { openDataFile, printDataReport } from '../shared/data';
+import { checkDataFile, prepareData, printDataReport } from '../shared/data';
 import { EXIT_INTERRUPTED, EXIT_OK } from '../shared/errors';
 import { count } from '../shared/format';
 import type { CliIO } from '../shared/io';
@@ -18,7 +18,7 @@ import { setUpAdapter } from './adapter';
 import { yieldOnEveryRead } from './yield-reads';
 import type { TrainArgs } from './args';
 import { checkpointDir, readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint';
-import { differences, lossOptions, sha256, sha256OfFile } from './identity';
+import { differences, runIdentity } from './identity';
 import { evalLine, evalRecord, progressLine, stepRecord, TRAIN_LOG, writeTrainLog, type LogHeader, type LogRecord } from './log';
 
 export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
@@ -27,7 +27,7 @@ export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
   let trainer: Trainer | undefined;
   try {
     const d = a.data;
-    const dataFile = await openDataFile(d.path);
+    await checkDataFile(d.path); // before the checkpoint checks, which would blame the wrong thing
     // Read (or refuse) before minutes of tokenizing.
     const saved = a.resume ? await readCheckpoint(a.out) : null;
     if (!a.resume && existsSync(join(checkpointDir(a.out), 'checkpoint.json'))) {
@@ -35,41 +35,19 @@ export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
         `${checkpointDir(a.out)} holds the checkpoint of an unfinished run: add --resume to continue it, or delete that folder to start over`,
       );
     }
-    await mkdir(a.out, { recursive: true });
-
-    const prepared = await session.prepareData(dataFile, {
-      maxLength: d.maxLength,
-      template: d.template,
-      trainOn: d.trainOn,
-      seed: a.loop.seed,
-      ...(d.format ? { format: d.format } : {}),
-      ...(d.columns ? { columns: d.columns } : {}),
-      ...(a.valFraction === undefined ? {} : { valFraction: a.valFraction }),
-    });
+    // Before the data: a contradicting flag should fail before minutes of tokenizing.
+    const start = await setUpAdapter(session, a, io);
+    const prepared = await prepareData(session, d, { seed: a.loop.seed, ...(a.valFraction === undefined ? {} : { valFraction: a.valFraction }) });
     if (prepared.train.length === 0) {
       printDataReport(prepared.report, io);
       throw new Error(`${d.path}: no usable training examples (see the report above)`);
     }
     printDataReport(prepared.report, io, join(a.out, TRAIN_LOG));
+    await mkdir(a.out, { recursive: true });
 
-    const start = await setUpAdapter(session, a, io);
     trainer = session.trainer(prepared.train, prepared.val, { ...DEFAULT_TRAIN_OPTIONS, ...a.loop, maxLength: d.maxLength });
     const t = trainer;
-    const run = {
-      model: { parameters: session.summary().parameters, config_sha256: sha256(JSON.stringify(session.files.config)) },
-      data: await sha256OfFile(d.path),
-      prepare: {
-        format: d.format ?? 'auto',
-        columns: d.columns ?? null,
-        template: prepared.template,
-        train_on: d.trainOn,
-        max_length: d.maxLength,
-        val_fraction: a.valFraction ?? 0,
-      },
-      lora: { ...start.config, targetModules: [...start.config.targetModules].sort() },
-      init_adapter_sha256: start.initSha256 ?? null,
-      options: lossOptions(t.options),
-    };
+    const run = await runIdentity(session, a, prepared.template, start, t.options);
     const header: LogHeader = {
       model: a.model,
       data: d.path,
@@ -81,7 +59,7 @@ export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
       data_report: withoutLengths(prepared.report),
     };
     io.stderr(
-      `training: ${prepared.train.length} examples (${prepared.val.length} held out), ${t.totalSteps} steps of ` +
+      `training: ${prepared.train.length} examples (${prepared.val.length} held out), ${t.totalSteps} step${t.totalSteps === 1 ? '' : 's'} of ` +
         `${a.loop.batchSize * a.loop.gradAccum} examples; LoRA rank ${start.config.r} on ${start.config.targetModules.join(',')} ` +
         `(${count(loraParameterCount(session.loaded.config, start.config))} trainable parameters)\n`,
     );

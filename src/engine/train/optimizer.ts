@@ -78,7 +78,10 @@ export class AdamW {
  * including its 1e-6 in the denominator). Returns the clipped gradients and the norm before.
  */
 export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: tf.Scalar } {
-  const norm = tf.sqrt(tf.addN(grads.map((g) => g.square().sum()))) as tf.Scalar;
+  // A chain of adds, not addN: WebGPU binds every addN input as its own storage buffer and
+  // an adapter may allow only 8 per shader stage (SwiftShader does), far fewer than 2 × layers.
+  const squares = grads.map((g) => g.square().sum());
+  const norm = tf.sqrt(squares.reduce((a, b) => a.add(b))) as tf.Scalar;
   if (!(maxNorm > 0)) return { grads, norm };
   const coef = tf.minimum(tf.scalar(maxNorm).div(norm.add(1e-6)), 1);
   return { grads: grads.map((g) => g.mul(coef)), norm };

@@ -1,0 +1,22 @@
+// Help text layout: one aligned table per section, so every command's --help reads the same.
+
+/** [flag with its value name, description]; "\n" in the description starts a continuation line. */
+export type HelpRow = readonly [string, string];
+
+const FLAG_WIDTH = 24;
+
+export function helpSection(title: string | null, rows: readonly HelpRow[]): string {
+  const pad = ' '.repeat(2 + FLAG_WIDTH + 1);
+  const body = rows.map(([flag, text]) => {
+    const [first, ...rest] = text.split('\n');
+    const head = flag.length > FLAG_WIDTH ? `  ${flag}\n${pad}${first}` : `  ${flag.padEnd(FLAG_WIDTH)} ${first}`;
+    return [head, ...rest.map((l) => pad + l)].join('\n');
+  });
+  return [...(title ? [`${title}:`] : []), ...body].join('\n');
+}
+
+export const BACKEND_ROW: HelpRow = [
+  '--backend B',
+  'auto | webgpu | wasm | cpu (default auto: webgpu, else wasm, else cpu).\nWithout a GPU, WEBLORA_SWIFTSHADER=1 runs webgpu on SwiftShader (slow)',
+];
+export const HELP_ROW: HelpRow = ['-h, --help', 'show this help'];
