@@ -96,6 +96,20 @@ export class Session {
     return mergedSafetensors(this.loaded.model.weights, this.loaded.config, this.requireAdapter());
   }
 
+  /** A complete model folder (file name -> contents) with the adapter merged into the weights. */
+  async exportMergedModel(): Promise<Record<string, string | Uint8Array>> {
+    const json = (x: unknown) => JSON.stringify(x, null, 2) + '\n';
+    const out: Record<string, string | Uint8Array> = { 'config.json': json(this.files.config) };
+    if (this.files.generationConfig) out['generation_config.json'] = json(this.files.generationConfig);
+    const tok = this.loaded.tokenizer.files;
+    if (tok) {
+      out['tokenizer.json'] = json(tok['tokenizer.json']);
+      out['tokenizer_config.json'] = json(tok['tokenizer_config.json']);
+    }
+    out['model.safetensors'] = await this.exportMergedWeights();
+    return out;
+  }
+
   trainer(train: readonly BatchExample[], val: readonly BatchExample[], options: Omit<TrainOptions, 'padId'>): Trainer {
     return new Trainer(this.loaded.model, this.requireAdapter(), train, val, { ...options, padId: this.padId });
   }

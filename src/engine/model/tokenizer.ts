@@ -20,6 +20,8 @@ export interface TextTokenizer {
   readonly chatTemplate: string | null;
   /** Renders messages with the model's chat template as text (throws when there is none). */
   applyChatTemplate(messages: ChatMessage[], opts?: { addGenerationPrompt?: boolean }): string;
+  /** tokenizer.json and tokenizer_config.json as loaded, for writing a complete model folder. */
+  readonly files?: { 'tokenizer.json': unknown; 'tokenizer_config.json': unknown };
 }
 
 export function wrapTokenizer(tok: PreTrainedTokenizer): TextTokenizer {
@@ -34,6 +36,7 @@ export function wrapTokenizer(tok: PreTrainedTokenizer): TextTokenizer {
     padTokenId: id('pad_token_id'),
     vocabSize: vocabSize(tok.get_vocab() as unknown),
     chatTemplate,
+    files: { 'tokenizer.json': tok._tokenizerJSON, 'tokenizer_config.json': tok._tokenizerConfig },
     applyChatTemplate(messages, opts) {
       if (!chatTemplate) throw new Error('this tokenizer has no chat template');
       return tok.apply_chat_template(messages as never, {

@@ -6,12 +6,14 @@ import { tf } from '../tf';
 /** x[rows] for x: [n, d] and distinct row indices; the gradient scatters dy back into [n, d]. */
 export function selectRows(x: tf.Tensor2D, rows: Int32Array): tf.Tensor2D {
   const [n, d] = x.shape;
-  const f = tf.customGrad((input, save) => {
+  const f = tf.customGrad((...args) => {
+    const input = args[0] as tf.Tensor2D;
+    const save = args[1] as tf.GradSaveFunc;
     const idx = tf.tensor1d(rows, 'int32');
     save([idx]);
     return {
-      value: tf.gather(input as tf.Tensor2D, idx),
-      gradFunc: (dy, saved) => tf.scatterND(saved[0].expandDims(1), dy, [n, d]),
+      value: tf.gather(input, idx),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.scatterND(saved[0].expandDims(1), dy, [n, d]),
     };
   });
   return f(x) as tf.Tensor2D;
