@@ -7,6 +7,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { fsCacheKey, type HubLocation } from './hub-location';
 import type { HubStore } from './hub-store';
 import type { WeightsSource } from './source-types';
+import { checkRange, readExactly } from '../byte-source';
 
 type Fs = typeof import('node:fs/promises');
 let fsModule: Promise<Fs> | undefined;
@@ -79,18 +80,8 @@ function fileWeights(fs: Fs, path: string, name: string, size: number): WeightsS
     name,
     size,
     async read(offset, length) {
-      if (offset < 0 || offset + length > size) {
-        throw new RangeError(`${name}: read of ${length} bytes at ${offset} is past the end (${size} bytes)`);
-      }
-      const h = await (handle ??= fs.open(path, 'r'));
-      const out = new Uint8Array(length);
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await h.read(out, done, length - done, offset + done);
-        if (bytesRead === 0) throw new RangeError(`${name}: unexpected end of file at ${offset + done}`);
-        done += bytesRead;
-      }
-      return out;
+      checkRange(name, size, offset, length);
+      return readExactly(await (handle ??= fs.open(path, 'r')), name, offset, length);
     },
     async close() {
       const h = handle;
