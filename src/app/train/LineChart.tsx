@@ -41,7 +41,7 @@ export function LineChart(props: Props) {
       cursor: { drag: { x: false, y: false }, points: { size: 6 } },
       scales: { x: { time: false }, y: props.log ? { distr: 3 } : {} },
       axes: [
-        { label: props.xLabel ?? 'step', stroke: '#64748b', grid: { stroke: '#eef2f7' }, ticks: { stroke: '#e2e8f0' }, labelSize: 18, size: 36 },
+        { label: props.xLabel ?? 'step', incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000], stroke: '#64748b', grid: { stroke: '#eef2f7' }, ticks: { stroke: '#e2e8f0' }, labelSize: 18, size: 36 },
         { stroke: '#64748b', grid: { stroke: '#eef2f7' }, ticks: { stroke: '#e2e8f0' }, size: 56, values: (_u, vals) => vals.map((v) => (v === null ? '' : fmt(v))) },
       ],
       series: [

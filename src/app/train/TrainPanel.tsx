@@ -212,9 +212,10 @@ function RunProgress() {
   const last = t.points.at(-1);
   const first = t.points[0];
   const lastEval = t.evals.at(-1);
+  const evaluating = t.status === 'running' && t.totalSteps > 0 && t.step >= t.totalSteps;
   const statusText: Record<string, string> = {
     starting: 'Starting… (the first steps compile GPU programs)',
-    running: 'Training',
+    running: evaluating ? 'Evaluating on the validation split' : 'Training',
     pausing: 'Pausing after this step…',
     paused: 'Paused',
     stopping: 'Stopping after this step…',

@@ -123,10 +123,17 @@ function onEvents(runId: string, events: UiTrainEvent[]): void {
         break;
       }
       case 'checkpoint': {
+        // Shown as saved only once it is in IndexedDB, with the run's history up to it.
         const cp = e.checkpoint as TrainCheckpoint;
-        checkpointStep = cp.step;
-        void db.putCheckpoint(runId, cp).then(() => saver?.update({ checkpointStep: cp.step }, true));
-        log = pushLog(log, `Checkpoint saved at step ${cp.step}`);
+        const mine = saver;
+        void db
+          .putCheckpoint(runId, cp)
+          .then(() => mine?.update({ checkpointStep: cp.step }, true))
+          .then(() => {
+            const now = useStore.getState().train;
+            if (now.runId === runId) patch('train', { checkpointStep: cp.step, log: pushLog(now.log, `Checkpoint saved at step ${cp.step}`) });
+          })
+          .catch((err) => console.error('saving the checkpoint failed', err));
         break;
       }
       case 'paused':

@@ -21,6 +21,7 @@ export function count(n: number): string {
 
 export function duration(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—';
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
   const s = Math.round(ms / 1000);
   if (s < 60) return `${Math.max(0, s)} s`;
   const m = Math.floor(s / 60);

@@ -1,7 +1,7 @@
 // `weblora generate`: stream a continuation to stdout. Ctrl-C ends the text early, cleanly.
 import { encodePrompt, resolveTemplate } from '../../engine/data';
 import { startBackend } from '../shared/backend';
-import { EXIT_OK } from '../shared/errors';
+import { EXIT_INTERRUPTED, EXIT_OK } from '../shared/errors';
 import type { CliIO } from '../shared/io';
 import { openModel, readAdapterDir } from '../shared/model';
 import type { Session } from '../../engine/session';
@@ -32,7 +32,7 @@ export async function runGenerate(a: GenerateArgs, io: CliIO): Promise<number> {
     const decodeTokens = Math.max(0, result.ids.length - 1);
     const speed = decodeTokens > 0 && result.decodeMs > 0 ? `, ${((decodeTokens / result.decodeMs) * 1000).toFixed(1)} tokens/s` : '';
     io.stderr(`[${result.ids.length} tokens, finished by ${result.finishReason}; prompt ${result.promptIds.length} tokens in ${result.prefillMs.toFixed(0)} ms${speed}]\n`);
-    return EXIT_OK;
+    return result.finishReason === 'aborted' ? EXIT_INTERRUPTED : EXIT_OK;
   } finally {
     release();
     session.dispose();

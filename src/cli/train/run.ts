@@ -15,7 +15,6 @@ import { count } from '../shared/format';
 import type { CliIO } from '../shared/io';
 import { openModel, writeAdapterDir } from '../shared/model';
 import { setUpAdapter } from './adapter';
-import { yieldOnEveryRead } from './yield-reads';
 import type { TrainArgs } from './args';
 import { checkpointDir, readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint';
 import { differences, runIdentity } from './identity';
@@ -109,11 +108,9 @@ export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
       io.stderr(`\ninterrupted: stopping after step ${t.step + 1} to write a checkpoint (Ctrl-C again to quit at once)\n`);
       t.cancel();
     });
-    const restoreReads = yieldOnEveryRead();
     try {
       await t.run(onEvent);
     } finally {
-      restoreReads();
       release();
     }
 

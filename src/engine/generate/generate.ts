@@ -8,6 +8,7 @@ import type { TextTokenizer } from '../model/tokenizer';
 import type { LoraAdapter } from '../lora/lora';
 import { mulberry32 } from '../rng';
 import { sampleToken, type SamplingOptions } from './sampling';
+import { nextTurn } from '../next-turn';
 
 export interface GenerateOptions extends SamplingOptions {
   maxNewTokens: number;
@@ -46,6 +47,7 @@ export async function generate(
   const eos = new Set(opts.eosTokenIds ?? [...model.config.eosTokenIds, ...(tokenizer.eosTokenId === null ? [] : [tokenizer.eosTokenId])]);
   const random = mulberry32(opts.seed ?? 0);
   const useCache = opts.useCache ?? true;
+  const promptText = tokenizer.decode(promptIds, { skipSpecialTokens: true });
   const ids: number[] = [];
   let past: PastKeyValues | undefined;
   let text = '';
@@ -55,6 +57,7 @@ export async function generate(
 
   try {
     for (let step = 0; step < opts.maxNewTokens; step++) {
+      await nextTurn();
       if (opts.signal?.aborted) {
         finishReason = 'aborted';
         break;
@@ -81,7 +84,7 @@ export async function generate(
         finishReason = 'eos';
         break;
       }
-      const full = tokenizer.decode(ids, { skipSpecialTokens: true });
+      const full = continuation(tokenizer, promptIds, promptText, ids);
       const stop = firstStop(full, opts.stopStrings);
       const visible = stop === -1 ? full : full.slice(0, stop);
       // A partial UTF-8 sequence decodes to U+FFFD until its last byte arrives: hold it back.
@@ -101,8 +104,19 @@ export async function generate(
   } finally {
     disposePast(past);
   }
-  if (finishReason !== 'stop-string') text = tokenizer.decode(ids, { skipSpecialTokens: true });
+  if (finishReason !== 'stop-string') text = continuation(tokenizer, promptIds, promptText, ids);
   return { promptIds, ids, text, finishReason, prefillMs, decodeMs: performance.now() - t0 - prefillMs };
+}
+
+/**
+ * The text the new ids add to the prompt. Decoding them alone would drop the space a
+ * SentencePiece tokenizer puts before a word that starts the decoded text ("Once upon a" +
+ * " time" would stream as "time"); decoding prompt + continuation and cutting off the decoded
+ * prompt keeps it.
+ */
+function continuation(tokenizer: TextTokenizer, promptIds: number[], prompt: string, ids: number[]): string {
+  const full = tokenizer.decode([...promptIds, ...ids], { skipSpecialTokens: true });
+  return full.startsWith(prompt) ? full.slice(prompt.length) : tokenizer.decode(ids, { skipSpecialTokens: true });
 }
 
 function firstStop(text: string, stops: string[] | undefined): number {

@@ -12,6 +12,7 @@ import { AdamW, ADAMW_DEFAULTS, clipByGlobalNorm, type AdamWState } from './opti
 import { learningRate, type ScheduleKind } from './schedule';
 import type { TrainEvent } from './events';
 import { evaluate } from './evaluate';
+import { nextTurn } from '../next-turn';
 
 export interface TrainOptions {
   learningRate: number;
@@ -123,6 +124,7 @@ export class Trainer {
     let tokensSeen = 0;
     onEvent({ type: 'start', totalSteps: this.totalSteps, stepsPerEpoch: this.stepsPerEpoch, step: this.stepsDone });
     while (this.stepsDone < this.totalSteps) {
+      await nextTurn();
       // pause() and cancel() change the state from outside while a step is awaited.
       if (this.current() === 'paused') {
         onEvent({ type: 'paused', step: this.stepsDone });

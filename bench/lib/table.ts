@@ -1,0 +1,100 @@
+// The printed form of a report: one line per row, then (when a run has more than one variant)
+// each variant's ratios to stock on the same model and backend.
+import type { BenchReport, BenchRow } from './schema';
+
+const MiB = 1024 * 1024;
+
+function fmt(x: number | null | undefined, digits = 1): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return '-';
+  if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString('en-US');
+  return x.toFixed(digits);
+}
+
+function pct(x: number | null | undefined): string {
+  return x === null || x === undefined ? '-' : `${(x * 100).toFixed(x < 0.01 ? 3 : 1)}%`;
+}
+
+function tflops(x: number | undefined): string {
+  if (x === undefined) return '-';
+  return x >= 0.1 ? x.toFixed(2) : x.toPrecision(2);
+}
+
+const COLUMNS = [
+  'model',
+  'backend',
+  'variant',
+  'B×T r',
+  'train tok/s',
+  'step ms',
+  'TFLOP/s',
+  'MFU',
+  'peak MiB',
+  'step MiB',
+  'disp/step',
+  'kern/step',
+  'prefill tok/s',
+  'decode tok/s',
+] as const;
+
+export function rowCells(r: BenchRow): string[] {
+  const shape = `${r.shape.batch}×${r.shape.seq} r${r.shape.rank}`;
+  if (r.status !== 'ok') return [r.model, r.backend, r.variant, shape, `${r.status}: ${r.error ?? ''}`];
+  return [
+    r.model,
+    r.backend,
+    r.variant,
+    shape,
+    fmt(r.train?.tokensPerSec),
+    fmt(r.train?.stepMsMedian, 0),
+    tflops(r.train?.tflops),
+    pct(r.train?.mfu),
+    r.memory ? fmt(r.memory.peakBytes / MiB) : '-',
+    r.memory ? fmt(r.memory.stepPeakBytes / MiB) : '-',
+    fmt(r.counts?.dispatchesPerStep, 0),
+    fmt(r.counts?.tfKernelsPerStep, 0),
+    fmt(r.generate?.prefillTokensPerSec),
+    fmt(r.generate?.decodeTokensPerSec, 2),
+  ];
+}
+
+export function formatTable(rows: readonly BenchRow[]): string {
+  const lines = rows.map(rowCells);
+  const widths = COLUMNS.map((h, i) => Math.max(h.length, ...lines.map((l) => (l.length === COLUMNS.length ? (l[i] ?? '').length : 0))));
+  const pad = (cells: readonly string[]) =>
+    cells.length === COLUMNS.length
+      ? cells.map((s, i) => (i < 4 ? s.padEnd(widths[i]!) : s.padStart(widths[i]!))).join('  ')
+      : cells.slice(0, 4).map((s, i) => s.padEnd(widths[i]!)).join('  ') + '  ' + cells.slice(4).join(' ');
+  const header = pad([...COLUMNS]);
+  return [header, '-'.repeat(header.length), ...lines.map(pad)].join('\n');
+}
+
+/** Ratios of each non-stock variant to stock on the same model and backend. */
+export function formatComparisons(rows: readonly BenchRow[]): string {
+  const out: string[] = [];
+  const ok = rows.filter((r) => r.status === 'ok');
+  for (const r of ok) {
+    if (r.variant === 'stock') continue;
+    const base = ok.find((s) => s.variant === 'stock' && s.model === r.model && s.backend === r.backend);
+    if (!base?.train || !r.train) continue;
+    const ratio = (a?: number | null, b?: number | null) => (a && b ? (a / b).toFixed(2) + '×' : '-');
+    out.push(
+      `${r.model} ${r.backend}: ${r.variant} ÷ stock — tokens/s ${ratio(r.train.tokensPerSec, base.train.tokensPerSec)}, ` +
+        `dispatches ${ratio(r.counts?.dispatchesPerStep, base.counts?.dispatchesPerStep)}, ` +
+        `step peak bytes ${ratio(r.memory?.stepPeakBytes, base.memory?.stepPeakBytes)}`,
+    );
+  }
+  return out.join('\n');
+}
+
+export function formatReport(report: BenchReport): string {
+  const c = report.config;
+  const head =
+    `${report.runner} · ${report.createdAt} · git ${report.git.commit?.slice(0, 10) ?? '?'}${report.git.dirty ? ' (dirty)' : ''} · ` +
+    `${c.warmup} warm-up + ${c.steps} timed steps · generation ${c.promptTokens}+${c.newTokens}` +
+    (c.peakTflops ? ` · peak ${c.peakTflops} TFLOP/s` : '');
+  const backends = report.backends
+    .map((b) => `  ${b.name}: ${b.reason}${b.software ? ' [software adapter]' : ''}${b.wasmThreads !== undefined ? ` [${b.wasmThreads} wasm threads]` : ''}`)
+    .join('\n');
+  const cmp = formatComparisons(report.rows);
+  return [head, backends, '', formatTable(report.rows), ...(cmp ? ['', cmp] : [])].join('\n');
+}
