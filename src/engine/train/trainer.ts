@@ -72,6 +72,10 @@ export class Trainer {
   readonly totalSteps: number;
   private stepsDone = 0;
   private losses: number[] = [];
+  /** Steps done before this run started (restored from a checkpoint), for the ETA. */
+  private resumedAt = 0;
+  private cachedEpoch = -1;
+  private cachedBatches: Batch[] = [];
   private state: RunState = 'idle';
   private wake: (() => void) | null = null;
 
@@ -203,10 +207,6 @@ export class Trainer {
   dispose(): void {
     this.optimizer.dispose();
   }
-
-  private resumedAt = 0;
-  private cachedEpoch = -1;
-  private cachedBatches: Batch[] = [];
 
   private epochBatches(epoch: number): Batch[] {
     if (epoch !== this.cachedEpoch) {
