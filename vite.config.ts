@@ -5,6 +5,7 @@ import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
 
 const onnxStub = fileURLToPath(new URL('./src/worker/onnx-stub.ts', import.meta.url));
+const tfjsBrowser = fileURLToPath(new URL('./src/worker/tfjs-browser.ts', import.meta.url));
 
 export default defineConfig({
   base: './',
@@ -12,7 +13,11 @@ export default defineConfig({
   resolve: {
     // transformers.js's web build imports onnxruntime-web at the top; WebLoRA uses only its
     // tokenizers, configs and hub code, so a stub keeps ~20 MB of ONNX runtime out of the site.
-    alias: [{ find: /^onnxruntime-web(\/webgpu)?$/, replacement: onnxStub }],
+    alias: [
+      { find: /^onnxruntime-web(\/webgpu)?$/, replacement: onnxStub },
+      // The engine imports the TF.js umbrella; the browser needs only its core (see the file).
+      { find: /^@tensorflow\/tfjs$/, replacement: tfjsBrowser },
+    ],
   },
   worker: { format: 'es' },
   optimizeDeps: {

@@ -505,7 +505,7 @@ def run_row(model_id: str, raw: dict, variant: str, args, device) -> dict:
             "lastLoss": losses[-1],
         }
         if device.type == "cuda":
-            row["memory"] = {"peakBytes": peak, "baselineBytes": baseline, "stepPeakBytes": peak - baseline}
+            row["memory"] = {"peakBytes": peak, "baselineBytes": baseline, "stepPeakBytes": peak - baseline, "stepPeakBufferBytes": peak - baseline}
         kernels = None
         if device.type == "cuda" and not args.no_kernel_count:
             kernels = count_cuda_kernels(lambda: train_step(built, params, opt, batches[total], autocast_ctx))
@@ -550,9 +550,9 @@ def run_row(model_id: str, raw: dict, variant: str, args, device) -> dict:
 
 def git_info() -> dict:
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE.parent, capture_output=True, text=True, check=True).stdout.strip()
         dirty = bool(
-            subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=HERE, capture_output=True, text=True, check=True).stdout.strip()
+            subprocess.run(["git", "status", "--porcelain", "--", ".", ":!bench/results"], cwd=HERE.parent, capture_output=True, text=True, check=True).stdout.strip()
         )
         return {"commit": commit, "dirty": dirty}
     except Exception:  # noqa: BLE001 - a copy without git

@@ -14,6 +14,7 @@ import { generate } from '../../src/engine/generate/generate';
 import { mulberry32 } from '../../src/engine/rng';
 import { trainingFlops, utilisation } from './flops';
 import { since, snapshot, type GpuCounts } from './dispatch';
+import { trackBuffers } from './buffers';
 import { loadBenchModel, silentTokenizer, type BenchModelSpec, type StoriesFiles } from './models';
 import type { Variant } from './variants';
 import type { BackendDescription, BenchConfig, BenchRow, BenchShape, CountFigures, GenerateFigures, MemoryFigures, TrainFigures } from './schema';
@@ -202,13 +203,25 @@ async function measureTraining(model: LlamaModel, adapter: LoraAdapter, ctx: Row
       await Promise.race([paused, run]);
       const baselineBytes = tf.memory().numBytes;
       const stepDone = new Promise<void>((resolve) => (onStep = resolve));
-      const profile = await tf.profile(async () => {
-        trainer.resume();
-        await Promise.race([stepDone, run]);
-        return tf.scalar(0);
-      });
+      const buffers = trackBuffers();
+      let profile: Awaited<ReturnType<typeof tf.profile>>;
+      let distinct: { peakBytes: number };
+      try {
+        profile = await tf.profile(async () => {
+          trainer.resume();
+          await Promise.race([stepDone, run]);
+          return tf.scalar(0);
+        });
+      } finally {
+        distinct = buffers.stop();
+      }
       tf.dispose(profile.result);
-      memory = { peakBytes: profile.peakBytes, baselineBytes, stepPeakBytes: profile.peakBytes - baselineBytes };
+      memory = {
+        peakBytes: profile.peakBytes,
+        baselineBytes,
+        stepPeakBytes: profile.peakBytes - baselineBytes,
+        stepPeakBufferBytes: distinct.peakBytes,
+      };
       tfKernels = profile.kernels.length;
     }
     const result = await run;

@@ -14,7 +14,7 @@ export { REPO_ROOT, STORIES_DIR };
 export function gitInfo(): BenchReport['git'] {
   const git = (...a: string[]) => execFileSync('git', a, { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   try {
-    return { commit: git('rev-parse', 'HEAD'), dirty: git('status', '--porcelain', '--untracked-files=no').length > 0 };
+    return { commit: git('rev-parse', 'HEAD'), dirty: git('status', '--porcelain', '--', '.', ':!bench/results').length > 0 };
   } catch {
     return { commit: null, dirty: null };
   }

@@ -36,12 +36,22 @@ export interface TrainFigures {
 }
 
 export interface MemoryFigures {
-  /** tf.profile's peakBytes over one training step: every live tensor, weights included. */
+  /**
+   * tf.profile's peakBytes over one training step: the sizes of all live tensors, weights
+   * included, as TF.js counts them — per tensor handle, so a reshape or a saved clone that shares
+   * its input's buffer counts again.
+   */
   peakBytes: number;
-  /** Live tensor bytes when that step began (weights, adapter, optimizer state). */
+  /** Live tensor bytes (same accounting) when that step began: weights, adapter, optimizer state. */
   baselineBytes: number;
   /** peakBytes − baselineBytes: what the step itself holds at its high-water mark. */
   stepPeakBytes: number;
+  /**
+   * The step's high-water mark of distinct tensor buffers it allocated, net of those it freed
+   * (bench/lib/buffers.ts): each buffer counted once, however many handles share it. The
+   * PyTorch peer's max_memory_allocated − baseline is the same kind of figure.
+   */
+  stepPeakBufferBytes: number;
 }
 
 export interface CountFigures {

@@ -30,6 +30,7 @@ const COLUMNS = [
   'MFU',
   'peak MiB',
   'step MiB',
+  'step buf MiB',
   'disp/step',
   'kern/step',
   'prefill tok/s',
@@ -50,6 +51,7 @@ export function rowCells(r: BenchRow): string[] {
     pct(r.train?.mfu),
     r.memory ? fmt(r.memory.peakBytes / MiB) : '-',
     r.memory ? fmt(r.memory.stepPeakBytes / MiB) : '-',
+    r.memory ? fmt(r.memory.stepPeakBufferBytes / MiB) : '-',
     fmt(r.counts?.dispatchesPerStep, 0),
     fmt(r.counts?.tfKernelsPerStep, 0),
     fmt(r.generate?.prefillTokensPerSec),
@@ -80,7 +82,8 @@ export function formatComparisons(rows: readonly BenchRow[]): string {
     out.push(
       `${r.model} ${r.backend}: ${r.variant} ÷ stock — tokens/s ${ratio(r.train.tokensPerSec, base.train.tokensPerSec)}, ` +
         `dispatches ${ratio(r.counts?.dispatchesPerStep, base.counts?.dispatchesPerStep)}, ` +
-        `step peak bytes ${ratio(r.memory?.stepPeakBytes, base.memory?.stepPeakBytes)}`,
+        `step peak bytes ${ratio(r.memory?.stepPeakBytes, base.memory?.stepPeakBytes)} ` +
+        `(distinct buffers ${ratio(r.memory?.stepPeakBufferBytes, base.memory?.stepPeakBufferBytes)})`,
     );
   }
   return out.join('\n');

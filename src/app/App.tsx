@@ -1,6 +1,6 @@
 // The page: header with the backend badge, a tab bar of panels (all stay mounted, so switching
 // is instant and nothing loses its state), notices, and the engine's health.
-import { useEffect } from 'react';
+import { memo, useEffect } from 'react';
 import { PANELS, dismiss, showPanel, useStore, type PanelId } from './store';
 import { BackendBadge } from './backend/BackendBadge';
 import { ModelPanel } from './model/ModelPanel';
@@ -12,46 +12,135 @@ import { RunsPanel } from './runs/RunsPanel';
 import { restartEngine } from './boot';
 import { duration } from './util/format';
 
-const PANEL_COMPONENTS: Record<PanelId, () => React.JSX.Element> = {
-  model: ModelPanel,
-  data: DataPanel,
-  train: TrainPanel,
-  compare: ComparePanel,
-  export: ExportPanel,
-  runs: RunsPanel,
+// Memoised: a panel re-renders only for its own store slices, never because another panel was
+// chosen or another panel's data changed (training events arrive several times a second).
+const PANEL_COMPONENTS: Record<PanelId, React.ComponentType> = {
+  model: memo(ModelPanel),
+  data: memo(DataPanel),
+  train: memo(TrainPanel),
+  compare: memo(ComparePanel),
+  export: memo(ExportPanel),
+  runs: memo(RunsPanel),
 };
 
-function useTabStatus(): Record<PanelId, { state: 'done' | 'active' | 'busy' | 'error' | ''; note: string }> {
-  const model = useStore((s) => s.model);
-  const data = useStore((s) => s.data);
-  const train = useStore((s) => s.train);
-  const adapter = useStore((s) => s.adapter);
-  const runs = useStore((s) => s.runs.list.length);
-  const compareBusy = useStore((s) => s.compare.running || s.compare.batch.running);
-  return {
-    model: {
-      state: model.status === 'ready' ? 'done' : model.status === 'loading' ? 'busy' : model.status === 'error' ? 'error' : '',
-      note: model.info ? (model.info.name.split('/').pop() ?? '') : 'not loaded',
-    },
-    data: {
-      state: data.status === 'ready' && data.summary?.tokenized ? 'done' : data.status === 'loading' ? 'busy' : data.status === 'error' ? 'error' : '',
-      note: data.summary ? `${data.summary.counts.examples} examples` : 'none',
-    },
-    train: {
-      state: ['starting', 'running', 'pausing', 'stopping'].includes(train.status) ? 'busy' : train.status === 'done' ? 'done' : train.status === 'failed' ? 'error' : train.status === 'paused' ? 'active' : '',
-      note: train.totalSteps ? `step ${train.step}/${train.totalSteps}` : 'not started',
-    },
-    compare: { state: compareBusy ? 'busy' : '', note: adapter ? 'base vs tuned' : 'base only' },
-    export: { state: adapter ? 'done' : '', note: adapter ? `adapter r=${adapter.config.r}` : 'no adapter' },
-    runs: { state: '', note: `${runs} saved` },
-  };
+type TabState = 'done' | 'active' | 'busy' | 'error' | '';
+
+/** Each tab's state and note as two strings, so the tab bar re-renders only when they change. */
+function useTab(id: PanelId): { state: TabState; note: string } {
+  const state = useStore((s): TabState => {
+    switch (id) {
+      case 'model':
+        return s.model.status === 'ready' ? 'done' : s.model.status === 'loading' ? 'busy' : s.model.status === 'error' ? 'error' : '';
+      case 'data':
+        return s.data.status === 'ready' && s.data.summary?.tokenized ? 'done' : s.data.status === 'loading' ? 'busy' : s.data.status === 'error' ? 'error' : '';
+      case 'train': {
+        const t = s.train.status;
+        return ['starting', 'running', 'pausing', 'stopping'].includes(t) ? 'busy' : t === 'done' ? 'done' : t === 'failed' ? 'error' : t === 'paused' ? 'active' : '';
+      }
+      case 'compare':
+        return s.compare.running || s.compare.batch.running ? 'busy' : '';
+      case 'export':
+        return s.adapter ? 'done' : '';
+      default:
+        return '';
+    }
+  });
+  const note = useStore((s): string => {
+    switch (id) {
+      case 'model':
+        return s.model.info ? (s.model.info.name.split('/').pop() ?? '') : 'not loaded';
+      case 'data':
+        return s.data.summary ? `${s.data.summary.counts.examples} examples` : 'none';
+      case 'train':
+        return s.train.totalSteps ? `step ${s.train.step}/${s.train.totalSteps}` : 'not started';
+      case 'compare':
+        return s.adapter ? 'base vs tuned' : 'base only';
+      case 'export':
+        return s.adapter ? `adapter r=${s.adapter.config.r}` : 'no adapter';
+      case 'runs':
+        return `${s.runs.list.length} saved`;
+    }
+  });
+  return { state, note };
 }
+
+const Tab = memo(function Tab({ id, label, index, selected }: { id: PanelId; label: string; index: number; selected: boolean }) {
+  const st = useTab(id);
+  return (
+    <button
+      id={`tab-${id}`}
+      role="tab"
+      type="button"
+      aria-selected={selected}
+      aria-controls={`panel-${id}`}
+      tabIndex={selected ? 0 : -1}
+      className={`tab ${selected ? 'selected' : ''} ${st.state}`}
+      onClick={() => showPanel(id)}
+      onKeyDown={(e) => {
+        const d = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
+        if (!d) return;
+        const next = PANELS[(index + d + PANELS.length) % PANELS.length]!.id;
+        showPanel(next);
+        document.getElementById(`tab-${next}`)?.focus();
+      }}
+    >
+      <span className="tab-num" aria-hidden="true">
+        {st.state === 'done' ? '✓' : id === 'runs' ? '↻' : index + 1}
+      </span>
+      <span className="tab-text">
+        <span className="tab-label">{label}</span>
+        <span className="tab-note">{st.note}</span>
+      </span>
+    </button>
+  );
+});
+
+const Notices = memo(function Notices() {
+  const notices = useStore((s) => s.notices);
+  return (
+    <div className="notices" aria-live="polite" aria-label="Notifications">
+      {notices.map((n) => (
+        <div key={n.id} className={`notice ${n.tone}`} role={n.tone === 'error' ? 'alert' : 'status'}>
+          <div className="notice-text">
+            <strong>{n.title}</strong>
+            {n.message && <span>{n.message}</span>}
+            {n.hint && <span className="notice-hint">{n.hint}</span>}
+          </div>
+          <button type="button" className="notice-close" aria-label="Dismiss notification" onClick={() => dismiss(n.id)}>
+            ×
+          </button>
+        </div>
+      ))}
+    </div>
+  );
+});
+
+const EngineBanners = memo(function EngineBanners() {
+  const engine = useStore((s) => s.engine);
+  return (
+    <>
+      {engine.unresponsiveSince !== null && (
+        <div className="banner warning" role="status">
+          The engine has not answered for {duration(Date.now() - engine.unresponsiveSince)}: it may be busy with a large step.
+          <button type="button" className="secondary" onClick={() => void restartEngine()}>
+            Restart engine
+          </button>
+        </div>
+      )}
+      {engine.status === 'failed' && engine.error && (
+        <div className="banner error" role="alert">
+          <strong>{engine.error.title}.</strong> {engine.error.message} {engine.error.hint}
+          <button type="button" className="secondary" onClick={() => void restartEngine()}>
+            Try again
+          </button>
+        </div>
+      )}
+    </>
+  );
+});
 
 export function App() {
   const panel = useStore((s) => s.panel);
-  const notices = useStore((s) => s.notices);
-  const engine = useStore((s) => s.engine);
-  const status = useTabStatus();
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -84,55 +173,12 @@ export function App() {
         <BackendBadge />
       </header>
 
-      {engine.unresponsiveSince !== null && (
-        <div className="banner warning" role="status">
-          The engine has not answered for {duration(Date.now() - engine.unresponsiveSince)}: it may be busy with a large step.
-          <button type="button" className="secondary" onClick={() => void restartEngine()}>
-            Restart engine
-          </button>
-        </div>
-      )}
-      {engine.status === 'failed' && engine.error && (
-        <div className="banner error" role="alert">
-          <strong>{engine.error.title}.</strong> {engine.error.message} {engine.error.hint}
-          <button type="button" className="secondary" onClick={() => void restartEngine()}>
-            Try again
-          </button>
-        </div>
-      )}
+      <EngineBanners />
 
       <nav className="tabs" role="tablist" aria-label="Panels">
-        {PANELS.map((p, i) => {
-          const st = status[p.id];
-          return (
-            <button
-              key={p.id}
-              id={`tab-${p.id}`}
-              role="tab"
-              type="button"
-              aria-selected={panel === p.id}
-              aria-controls={`panel-${p.id}`}
-              tabIndex={panel === p.id ? 0 : -1}
-              className={`tab ${panel === p.id ? 'selected' : ''} ${st.state}`}
-              onClick={() => showPanel(p.id)}
-              onKeyDown={(e) => {
-                const d = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
-                if (!d) return;
-                const next = PANELS[(i + d + PANELS.length) % PANELS.length]!.id;
-                showPanel(next);
-                document.getElementById(`tab-${next}`)?.focus();
-              }}
-            >
-              <span className="tab-num" aria-hidden="true">
-                {st.state === 'done' ? '✓' : p.id === 'runs' ? '↻' : i + 1}
-              </span>
-              <span className="tab-text">
-                <span className="tab-label">{p.label}</span>
-                <span className="tab-note">{st.note}</span>
-              </span>
-            </button>
-          );
-        })}
+        {PANELS.map((p, i) => (
+          <Tab key={p.id} id={p.id} label={p.label} index={i} selected={panel === p.id} />
+        ))}
       </nav>
 
       <main className="main">
@@ -146,20 +192,7 @@ export function App() {
         })}
       </main>
 
-      <div className="notices" aria-live="polite" aria-label="Notifications">
-        {notices.map((n) => (
-          <div key={n.id} className={`notice ${n.tone}`} role={n.tone === 'error' ? 'alert' : 'status'}>
-            <div className="notice-text">
-              <strong>{n.title}</strong>
-              {n.message && <span>{n.message}</span>}
-              {n.hint && <span className="notice-hint">{n.hint}</span>}
-            </div>
-            <button type="button" className="notice-close" aria-label="Dismiss notification" onClick={() => dismiss(n.id)}>
-              ×
-            </button>
-          </div>
-        ))}
-      </div>
+      <Notices />
 
       <footer className="footer muted small">
         WebLoRA · LoRA fine-tuning on WebGPU with TensorFlow.js · adapters in Hugging Face PEFT format

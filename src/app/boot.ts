@@ -1,7 +1,7 @@
 // Starting the engine, and what the UI does when it dies: tell the user, start a new worker,
 // load the model and dataset again, and leave the interrupted run resumable.
 import { engine, handlers } from './engine-instance';
-import { notify, patch, useStore } from './store';
+import { notify, patch, quietly, useStore } from './store';
 import type { BackendChoice, EngineFailure } from '../worker/api';
 import { reloadModel } from './model/actions';
 import { initRuns, refreshRuns } from './runs/actions';
@@ -62,7 +62,7 @@ async function recover(): Promise<void> {
     why ? 0 : 8000,
   );
   if (hadModel) {
-    const ok = await reloadModel();
+    const ok = await quietly(reloadModel);
     if (!ok && useStore.getState().model.status !== 'error') patch('model', { status: 'empty', info: null });
   }
   await refreshRuns();

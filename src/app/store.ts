@@ -227,9 +227,23 @@ export function patch<K extends keyof AppState>(key: K, value: Partial<AppState[
 }
 
 let noticeId = 0;
+let quiet = 0;
+
+/** Runs `fn` without its success/info notices (e.g. while reloading after a restart). */
+export async function quietly<T>(fn: () => Promise<T>): Promise<T> {
+  quiet++;
+  try {
+    return await fn();
+  } finally {
+    quiet--;
+  }
+}
+
 export function notify(n: Omit<Notice, 'id'>, timeoutMs = n.tone === 'error' ? 0 : 6000): number {
+  if (quiet > 0 && (n.tone === 'success' || n.tone === 'info')) return 0;
   const id = ++noticeId;
-  useStore.setState((s) => ({ notices: [...s.notices.slice(-4), { ...n, id }] }));
+  // A newer notice replaces one with the same title; at most three stay on screen.
+  useStore.setState((s) => ({ notices: [...s.notices.filter((x) => x.title !== n.title).slice(-2), { ...n, id }] }));
   if (timeoutMs > 0) setTimeout(() => dismiss(id), timeoutMs);
   return id;
 }

@@ -55,12 +55,20 @@ export async function buildApp(): Promise<string> {
   if (owner) {
     try {
       const { build } = await import('vite');
-      await build({
-        root: REPO_ROOT,
-        configFile: resolve(REPO_ROOT, 'vite.config.ts'),
-        logLevel: 'warn',
-        build: { outDir: out, emptyOutDir: true },
-      });
+      // Vitest sets NODE_ENV=test, which would give the page React's development build.
+      const nodeEnv = process.env.NODE_ENV;
+      process.env.NODE_ENV = 'production';
+      try {
+        await build({
+          root: REPO_ROOT,
+          mode: 'production',
+          configFile: resolve(REPO_ROOT, 'vite.config.ts'),
+          logLevel: 'warn',
+          build: { outDir: out, emptyOutDir: true },
+        });
+      } finally {
+        process.env.NODE_ENV = nodeEnv;
+      }
       await writeFile(done, new Date().toISOString());
     } catch (e) {
       await writeFile(join(dir, 'failed'), String(e));

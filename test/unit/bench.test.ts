@@ -13,6 +13,7 @@ import { BENCH_MODELS } from '../../bench/lib/models';
 import { parseBenchArgs } from '../../bench/lib/args';
 import { runBench } from '../../bench/lib/bench';
 import { installDispatchCounter, since, snapshot } from '../../bench/lib/dispatch';
+import { trackBuffers } from '../../bench/lib/buffers';
 import { formatReport } from '../../bench/lib/table';
 import { storiesFromDisk } from '../../bench/lib/node';
 import { REPO_ROOT, STORIES_DIR } from '../helpers/paths';
@@ -46,7 +47,9 @@ describe('training FLOPs', () => {
     expect(f.tokensPerStep).toBe(2_048);
     expect(f.trainedTokensPerStep).toBe(2_040);
     expect(f.perStep).toBe(5_273_026_560);
-    expect(utilisation(f.perStep, 1000, 10)).toEqual({ tflops: 0.00527302656, mfu: 0.000527302656 });
+    const u = utilisation(f.perStep, 1000, 10);
+    expect(u.tflops).toBeCloseTo(0.00527302656, 15);
+    expect(u.mfu).toBeCloseTo(0.000527302656, 15);
   });
 
   it('N_matmul is every parameter but norms, biases and (untied) embeddings, for every bench model', () => {
@@ -94,6 +97,8 @@ describe('a tiny benchmark run', () => {
     }
     expect(r.flops!.perStep).toBe(trainingFlops({ config: storiesConfig(), seq: 8, batch: 2, rank: 16, targetModules: ALL }).perStep);
     expect(r.memory!.peakBytes).toBeGreaterThan(r.memory!.baselineBytes);
+    expect(r.memory!.stepPeakBufferBytes).toBeGreaterThan(0);
+    expect(r.memory!.stepPeakBufferBytes).toBeLessThanOrEqual(r.memory!.stepPeakBytes);
     expect(r.memory!.baselineBytes).toBeGreaterThanOrEqual(r.params!.total * 4);
     expect(r.counts!.tfKernelsPerStep).toBeGreaterThan(100);
     expect(r.counts!.dispatchesPerStep).toBeNull();
@@ -113,6 +118,26 @@ describe('a tiny benchmark run', () => {
       rows: out.rows,
     });
     expect(table).toMatch(/stories260K\s+cpu\s+stock\s+2×8 r16/);
+  });
+});
+
+describe('distinct-buffer tracking', () => {
+  it('counts each buffer once, however many handles share it, and subtracts freed ones', async () => {
+    await initBackend({ prefer: 'cpu' });
+    const t = trackBuffers();
+    const a = tf.zeros([1000]); // +4000
+    const b = a.reshape([10, 100]); // shares a's buffer on cpu
+    const c = tf.ones([500]); // +2000 → peak 6000
+    tf.dispose([a, b]); // last handle of a's buffer: −4000
+    const d = tf.ones([250]); // +1000
+    const { peakBytes, endBytes } = t.stop();
+    expect({ peakBytes, endBytes }).toEqual({ peakBytes: 6000, endBytes: 3000 });
+    expect(tf.memory().numBytes).toBeGreaterThanOrEqual(3000);
+    const before = tf.memory().numTensors;
+    tf.dispose([c, d]);
+    expect(tf.memory().numTensors).toBe(before - 2);
+    // The engine is itself again: nothing is counted after stop().
+    expect(Object.prototype.hasOwnProperty.call(tf.engine(), 'trackTensor')).toBe(false);
   });
 });
 

@@ -27,7 +27,7 @@ export function ComparePanel() {
       {modelReady && !adapter && <Callout tone="info">No adapter yet: only the base model answers. Train one (Train panel) or import one (Export panel).</Callout>}
       {trainingBusy && <Callout tone="warning">Training is running. Pause it to compare with the adapter as it is now.</Callout>}
       <div className="compare-layout">
-        <Section title="Prompt">
+        <Section title="Ask both models">
           {vals.length > 0 && (
             <Field label="Validation example" help="Held-out examples the adapter never trained on.">
               {(id, d) => (

@@ -138,8 +138,9 @@ export function DataPanel() {
                           if (v) cols.system = v;
                           else delete (cols as { system?: string }).system;
                         } else cols[role] = v;
-                        const ready = cols.prompt && cols.response;
-                        setDataOptions({ format: 'columns', columns: cols }, !!ready);
+                        // Prepared once both required columns are chosen.
+                        if (cols.prompt && cols.response) setDataOptions({ format: 'columns', columns: cols }, true);
+                        else patch('data', { options: { ...o, format: 'columns', columns: cols } });
                       }}
                     />
                   ))}

@@ -51,6 +51,8 @@ export async function setDataset(input: DataInput, options?: Partial<DataOptions
 }
 
 let seq = 0;
+/** The dataset whose bad lines were announced (re-preparing it says nothing new). */
+let warnedFor: DataInput | null = null;
 
 export async function prepareData(): Promise<boolean> {
   const { input, options } = useStore.getState().data;
@@ -70,7 +72,8 @@ export async function prepareData(): Promise<boolean> {
       void refreshPlan();
       void refreshMemory();
     }
-    if (summary.issues.total > 0) {
+    if (summary.issues.total > 0 && warnedFor !== input) {
+      warnedFor = input;
       notify({ tone: 'warning', title: `${summary.issues.total} bad line${summary.issues.total === 1 ? '' : 's'} skipped`, message: 'They are listed by line number in the Data panel; the rest is used.' });
     }
     return true;

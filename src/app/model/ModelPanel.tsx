@@ -110,7 +110,7 @@ export function ModelPanel() {
           title="Drop a model folder here"
           hint="Nothing is uploaded: the files are read in this browser."
         >
-          <label className="button secondary small-button" htmlFor="model-files-loose">
+          <label className={`button secondary small-button ${disabled ? 'disabled' : ''}`} htmlFor="model-files-loose">
             Choose files…
           </label>
           <input

@@ -65,7 +65,9 @@ export function RunsPanel() {
                   </div>
                   {r.error && <div className="error-text small">{r.error}</div>}
                 </div>
-                <Sparkline values={r.points.map((p) => p.loss)} />
+                <div className="spark-cell">
+                  <Sparkline values={r.points.map((p) => p.loss)} />
+                </div>
                 <div className="run-actions">
                   {resumable && (
                     <button type="button" className="primary" disabled={training} onClick={() => void resumeRun(r)}>

@@ -1,6 +1,6 @@
 // A live line chart (uPlot), with its data also in the DOM: the figure carries the point count
 // and the values sit in a table for screen readers (and anyone who wants the numbers).
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 
@@ -77,15 +77,18 @@ export function LineChart(props: Props) {
     plot.current?.setData([props.x, ...props.series.map((s) => s.values)] as uPlot.AlignedData);
   });
 
+  const [tableOpen, setTableOpen] = useState(false);
   const count = props.x.length;
   const fmt = props.format ?? ((v: number) => String(+v.toPrecision(5)));
   return (
-    <figure className="chart" aria-label={props.title} data-chart={props.name} data-points={count}>
+    <figure className="chart" aria-label={`${props.title} chart`} data-chart={props.name} data-points={count}>
       <figcaption>{props.title}</figcaption>
       <div ref={host} className="chart-plot" aria-hidden="true" />
       {count === 0 && <div className="chart-empty">{props.empty ?? 'Waiting for the first step…'}</div>}
-      <details className="chart-data">
+      <details className="chart-data" onToggle={(e) => setTableOpen(e.currentTarget.open)}>
         <summary>Data table</summary>
+        {/* Rendered only while open: a long run has thousands of rows. */}
+        {tableOpen && (
         <div className="table-wrap short">
           <table aria-label={`${props.title} data`}>
             <thead>
@@ -115,6 +118,7 @@ export function LineChart(props: Props) {
             </tbody>
           </table>
         </div>
+        )}
       </details>
     </figure>
   );

@@ -1,6 +1,6 @@
 // Train: hyperparameters (presets, defaults, one-line explanations), the plan (steps, time and
 // memory estimates), Start / Pause / Resume / Stop, progress with ETA, live charts, step log.
-import { useEffect, useRef } from 'react';
+import { memo, useEffect, useRef } from 'react';
 import { patch, showPanel, useStore } from '../store';
 import { HELP, TARGETS, TRAIN_PRESETS, targetPresetOf, type TargetPreset } from './presets';
 import { applyPreset, pauseTraining, resumeTraining, setTrainConfig, startTraining, stopTraining } from './actions';
@@ -18,19 +18,21 @@ function assumedFlops(backend: string | undefined, architecture: string | undefi
 }
 
 export function TrainPanel() {
-  const t = useStore((s) => s.train);
+  const status = useStore((s) => s.train.status);
+  const plan = useStore((s) => s.train.plan);
+  const error = useStore((s) => s.train.error);
+  const viewing = useStore((s) => s.train.viewing);
+  const runId = useStore((s) => s.train.runId);
+  const measuredFlops = useStore((s) => s.train.measuredFlops);
+  const hasPoints = useStore((s) => s.train.points.length > 0);
   const modelReady = useStore((s) => s.model.status === 'ready');
   const dataReady = useStore((s) => s.data.status === 'ready' && !!s.data.summary?.tokenized);
-  const adapter = useStore((s) => s.adapter);
   const backend = useStore((s) => s.engine.backend);
-  const c = t.config;
-  const active = ['starting', 'running', 'pausing', 'paused', 'stopping'].includes(t.status);
-  const locked = active;
+  const active = ['starting', 'running', 'pausing', 'paused', 'stopping'].includes(status);
+  const t = { status, error, viewing, runId, measuredFlops };
 
-  const plan = t.plan;
-  const throughput = t.measuredFlops ?? assumedFlops(backend?.name, backend?.adapter?.architecture);
+  const throughput = measuredFlops ?? assumedFlops(backend?.name, backend?.adapter?.architecture);
   const estMs = plan ? ((plan.flopsPerEpoch / Math.max(1, plan.stepsPerEpoch)) * plan.totalSteps * 1000) / throughput : null;
-  const targetPreset = targetPresetOf(c.lora.targetModules);
 
   let blocker: string | null = null;
   if (!modelReady) blocker = 'Load a model first (Model panel).';
@@ -41,7 +43,6 @@ export function TrainPanel() {
       <Section
         title="Run"
         className="run-card"
-        description={t.viewing && !active && t.runId === null ? `Showing the saved run “${t.viewing.name}”.` : undefined}
         actions={
           <div className="run-buttons">
             {!active && (
@@ -69,17 +70,8 @@ export function TrainPanel() {
       >
         {blocker && !active && <Callout tone="info">{blocker}</Callout>}
         {t.error && <ErrorCard error={t.error} onDismiss={() => patch('train', { error: null })} />}
-        {plan && !active && (
-          <dl className="stats" aria-label="Training plan">
-            <Stat label="Steps" value={count(plan.totalSteps)} sub={`${plan.stepsPerEpoch} per epoch`} />
-            <Stat label="Examples" value={`${count(plan.trainExamples)} / ${count(plan.valExamples)}`} sub="train / validation" />
-            <Stat label="Tokens per epoch" value={count(plan.tokensPerEpoch)} sub={`${count(plan.paddedTokensPerEpoch)} with padding`} />
-            <Stat label="Estimated time" value={`≈ ${duration(estMs)}`} sub={t.measuredFlops ? 'from the last run' : `rough, for ${backend?.name ?? 'this backend'}`} />
-            <Stat label="Estimated memory" value={`≈ ${bytes(plan.memory.totalBytes)}`} sub={`${count(plan.memory.loraParameters)} LoRA parameters`} />
-          </dl>
-        )}
-        {plan && !active && <MemoryBar weights={plan.memory.weightsBytes} lora={plan.memory.loraBytes} activations={plan.memory.activationBytes} />}
-        {(active || t.points.length > 0) && <RunProgress />}
+        {!active && hasPoints && <h3 className="run-section-title">{t.runId ? 'Last run' : `Saved run: ${t.viewing?.name ?? ''}`}</h3>}
+        {(active || hasPoints) && <RunProgress />}
         {t.status === 'done' && (
           <div className="next-row">
             <Callout tone="success" title="Training finished">
@@ -90,113 +82,21 @@ export function TrainPanel() {
             </button>
           </div>
         )}
+        {plan && !active && hasPoints && <h3 className="run-section-title">Next run</h3>}
+        {plan && !active && (
+          <dl className="stats" aria-label="Training plan">
+            <Stat label="Steps" value={count(plan.totalSteps)} sub={`${plan.stepsPerEpoch} per epoch`} />
+            <Stat label="Examples" value={`${count(plan.trainExamples)} / ${count(plan.valExamples)}`} sub="train / validation" />
+            <Stat label="Tokens per epoch" value={count(plan.tokensPerEpoch)} sub={`${count(plan.paddedTokensPerEpoch)} with padding`} />
+            <Stat label="Estimated time" value={`≈ ${duration(estMs)}`} sub={t.measuredFlops ? 'from the last run' : `rough, for ${backend?.name ?? 'this backend'}`} />
+            <Stat label="Estimated memory" value={`≈ ${bytes(plan.memory.totalBytes)}`} sub={`${count(plan.memory.loraParameters)} LoRA parameters`} />
+          </dl>
+        )}
+        {plan && !active && <MemoryBar weights={plan.memory.weightsBytes} lora={plan.memory.loraBytes} activations={plan.memory.activationBytes} />}
       </Section>
 
       <div className="train-layout">
-        <Section title="Settings" className="settings">
-          <div className="presets" role="radiogroup" aria-label="Training presets">
-            {Object.entries(TRAIN_PRESETS).map(([name, p]) => (
-              <button
-                key={name}
-                type="button"
-                role="radio"
-                aria-checked={t.preset === name}
-                className={`preset ${t.preset === name ? 'active' : ''}`}
-                disabled={locked}
-                onClick={() => applyPreset(name, p.config)}
-              >
-                <strong>{p.label}</strong>
-                <span>{p.description}</span>
-              </button>
-            ))}
-          </div>
-          {t.preset === 'custom' && <p className="muted small">Custom settings.</p>}
-
-          <fieldset disabled={locked}>
-            <legend>Adapter</legend>
-            <SelectField<'new' | 'current'>
-              label="Start from"
-              help={HELP.init}
-              value={c.init}
-              options={[
-                { value: 'new', label: 'A new adapter' },
-                { value: 'current', label: adapter ? `The current adapter (${adapter.origin}, r=${adapter.config.r})` : 'The current adapter (none loaded)' },
-              ]}
-              onChange={(init) => setTrainConfig({ init })}
-            />
-            {c.init === 'new' || !adapter ? (
-              <>
-                <div className="row2">
-                  <NumberField label="Rank (r)" help={HELP.rank} value={c.lora.r} min={1} max={256} step={1} onChange={(r) => setTrainConfig({ lora: { ...c.lora, r: Math.max(1, Math.round(r)) } })} />
-                  <NumberField label="Alpha" help={HELP.alpha} value={c.lora.alpha} min={0.01} step="any" onChange={(alpha) => setTrainConfig({ lora: { ...c.lora, alpha } })} />
-                </div>
-                <SelectField<TargetPreset | 'custom'>
-                  label="Target modules"
-                  help={`${HELP.targets} Now: ${c.lora.targetModules.join(', ')}.`}
-                  value={targetPreset}
-                  options={[...Object.entries(TARGETS).map(([k, v]) => ({ value: k as TargetPreset, label: v.label })), ...(targetPreset === 'custom' ? [{ value: 'custom' as const, label: 'Custom' }] : [])]}
-                  onChange={(v) => v !== 'custom' && setTrainConfig({ lora: { ...c.lora, targetModules: [...TARGETS[v].modules] } })}
-                />
-                <div className="row2">
-                  <NumberField label="Dropout" help={HELP.dropout} value={c.lora.dropout} min={0} max={0.9} step={0.01} onChange={(dropout) => setTrainConfig({ lora: { ...c.lora, dropout } })} />
-                  <CheckField label="rsLoRA scaling" help={HELP.rslora} checked={c.lora.useRslora} onChange={(useRslora) => setTrainConfig({ lora: { ...c.lora, useRslora } })} />
-                </div>
-              </>
-            ) : (
-              <p className="muted small">
-                Continues the loaded adapter: rank {adapter.config.r}, alpha {adapter.config.alpha}, on {adapter.config.targetModules.join(', ')}.
-              </p>
-            )}
-          </fieldset>
-
-          <fieldset disabled={locked}>
-            <legend>Optimiser</legend>
-            <div className="row2">
-              <NumberField label="Learning rate" help={HELP.learningRate} value={c.learningRate} min={0} step="any" onChange={(learningRate) => setTrainConfig({ learningRate })} />
-              <SelectField<ScheduleKind>
-                label="Schedule"
-                help={HELP.schedule}
-                value={c.schedule}
-                options={[
-                  { value: 'cosine', label: 'Cosine' },
-                  { value: 'linear', label: 'Linear' },
-                  { value: 'constant', label: 'Constant' },
-                ]}
-                onChange={(schedule) => setTrainConfig({ schedule })}
-              />
-            </div>
-            <div className="row2">
-              <NumberField label="Warmup steps" help={HELP.warmupSteps} value={c.warmupSteps} min={0} step={1} onChange={(v) => setTrainConfig({ warmupSteps: Math.max(0, Math.round(v)) })} />
-              <NumberField label="Weight decay" help={HELP.weightDecay} value={c.weightDecay} min={0} step="any" onChange={(weightDecay) => setTrainConfig({ weightDecay })} />
-            </div>
-            <NumberField label="Max gradient norm" help={HELP.maxGradNorm} value={c.maxGradNorm} min={0} step="any" onChange={(maxGradNorm) => setTrainConfig({ maxGradNorm })} />
-          </fieldset>
-
-          <fieldset disabled={locked}>
-            <legend>Length of training</legend>
-            <div className="row2">
-              <NumberField label="Epochs" help={HELP.epochs} value={c.epochs} min={1} step={1} onChange={(v) => setTrainConfig({ epochs: Math.max(1, Math.round(v)) })} />
-              <NumberField label="Max steps" help={HELP.maxSteps} value={c.maxSteps} min={0} step={1} onChange={(v) => setTrainConfig({ maxSteps: Math.max(0, Math.round(v)) })} />
-            </div>
-            <div className="row2">
-              <NumberField label="Batch size" help={HELP.batchSize} value={c.batchSize} min={1} step={1} onChange={(v) => setTrainConfig({ batchSize: Math.max(1, Math.round(v)) })} />
-              <NumberField label="Gradient accumulation" help={HELP.gradAccum} value={c.gradAccum} min={1} step={1} onChange={(v) => setTrainConfig({ gradAccum: Math.max(1, Math.round(v)) })} />
-            </div>
-          </fieldset>
-
-          <fieldset disabled={locked}>
-            <legend>Evaluation and checkpoints</legend>
-            <div className="row2">
-              <NumberField label="Eval every (steps)" help={HELP.evalEvery} value={c.evalEvery} min={0} step={1} onChange={(v) => setTrainConfig({ evalEvery: Math.max(0, Math.round(v)) })} />
-              <NumberField label="Checkpoint every (steps)" help={HELP.checkpointEvery} value={c.checkpointEvery} min={0} step={1} onChange={(v) => setTrainConfig({ checkpointEvery: Math.max(0, Math.round(v)) })} />
-            </div>
-            <div className="row2">
-              <NumberField label="Seed" help={HELP.seed} value={c.seed} min={0} step={1} onChange={(v) => setTrainConfig({ seed: Math.max(0, Math.round(v)) })} />
-              <CheckField label="Shuffle" help={HELP.shuffle} checked={c.shuffle} onChange={(shuffle) => setTrainConfig({ shuffle })} />
-            </div>
-            <CheckField label="Evaluate the base model first" help={HELP.evalBase} checked={c.evalBase} onChange={(evalBase) => setTrainConfig({ evalBase })} />
-          </fieldset>
-        </Section>
+        <Settings />
 
         <div className="charts">
           <Charts />
@@ -207,7 +107,123 @@ export function TrainPanel() {
   );
 }
 
-function RunProgress() {
+
+const Settings = memo(function Settings() {
+  const c = useStore((s) => s.train.config);
+  const preset = useStore((s) => s.train.preset);
+  const adapter = useStore((s) => s.adapter);
+  const locked = useStore((s) => ['starting', 'running', 'pausing', 'paused', 'stopping'].includes(s.train.status));
+  const t = { preset };
+  const targetPreset = targetPresetOf(c.lora.targetModules);
+  return (
+    <Section title="Settings" className="settings">
+      <div className="presets" role="radiogroup" aria-label="Training presets">
+        {Object.entries(TRAIN_PRESETS).map(([name, p]) => (
+          <button
+            key={name}
+            type="button"
+            role="radio"
+            aria-checked={t.preset === name}
+            className={`preset ${t.preset === name ? 'active' : ''}`}
+            disabled={locked}
+            onClick={() => applyPreset(name, p.config)}
+          >
+            <strong>{p.label}</strong>
+            <span>{p.description}</span>
+          </button>
+        ))}
+      </div>
+      {t.preset === 'custom' && <p className="muted small">Custom settings.</p>}
+
+      <fieldset disabled={locked}>
+        <legend>Adapter</legend>
+        <SelectField<'new' | 'current'>
+          label="Start from"
+          help={HELP.init}
+          value={c.init}
+          options={[
+            { value: 'new', label: 'A new adapter' },
+            { value: 'current', label: adapter ? `The current adapter (${adapter.origin}, r=${adapter.config.r})` : 'The current adapter (none loaded)' },
+          ]}
+          onChange={(init) => setTrainConfig({ init })}
+        />
+        {c.init === 'new' || !adapter ? (
+          <>
+            <div className="row2">
+              <NumberField label="Rank (r)" help={HELP.rank} value={c.lora.r} min={1} max={256} step={1} onChange={(r) => setTrainConfig({ lora: { ...c.lora, r: Math.max(1, Math.round(r)) } })} />
+              <NumberField label="Alpha" help={HELP.alpha} value={c.lora.alpha} min={0.01} step="any" onChange={(alpha) => setTrainConfig({ lora: { ...c.lora, alpha } })} />
+            </div>
+            <SelectField<TargetPreset | 'custom'>
+              label="Target modules"
+              help={`${HELP.targets} Now: ${c.lora.targetModules.join(', ')}.`}
+              value={targetPreset}
+              options={[...Object.entries(TARGETS).map(([k, v]) => ({ value: k as TargetPreset, label: v.label })), ...(targetPreset === 'custom' ? [{ value: 'custom' as const, label: 'Custom' }] : [])]}
+              onChange={(v) => v !== 'custom' && setTrainConfig({ lora: { ...c.lora, targetModules: [...TARGETS[v].modules] } })}
+            />
+            <div className="row2">
+              <NumberField label="Dropout" help={HELP.dropout} value={c.lora.dropout} min={0} max={0.9} step={0.01} onChange={(dropout) => setTrainConfig({ lora: { ...c.lora, dropout } })} />
+              <CheckField label="rsLoRA scaling" help={HELP.rslora} checked={c.lora.useRslora} onChange={(useRslora) => setTrainConfig({ lora: { ...c.lora, useRslora } })} />
+            </div>
+          </>
+        ) : (
+          <p className="muted small">
+            Continues the loaded adapter: rank {adapter.config.r}, alpha {adapter.config.alpha}, on {adapter.config.targetModules.join(', ')}.
+          </p>
+        )}
+      </fieldset>
+
+      <fieldset disabled={locked}>
+        <legend>Optimiser</legend>
+        <div className="row2">
+          <NumberField label="Learning rate" help={HELP.learningRate} value={c.learningRate} min={0} step="any" onChange={(learningRate) => setTrainConfig({ learningRate })} />
+          <SelectField<ScheduleKind>
+            label="Schedule"
+            help={HELP.schedule}
+            value={c.schedule}
+            options={[
+              { value: 'cosine', label: 'Cosine' },
+              { value: 'linear', label: 'Linear' },
+              { value: 'constant', label: 'Constant' },
+            ]}
+            onChange={(schedule) => setTrainConfig({ schedule })}
+          />
+        </div>
+        <div className="row2">
+          <NumberField label="Warmup steps" help={HELP.warmupSteps} value={c.warmupSteps} min={0} step={1} onChange={(v) => setTrainConfig({ warmupSteps: Math.max(0, Math.round(v)) })} />
+          <NumberField label="Weight decay" help={HELP.weightDecay} value={c.weightDecay} min={0} step="any" onChange={(weightDecay) => setTrainConfig({ weightDecay })} />
+        </div>
+        <NumberField label="Max gradient norm" help={HELP.maxGradNorm} value={c.maxGradNorm} min={0} step="any" onChange={(maxGradNorm) => setTrainConfig({ maxGradNorm })} />
+      </fieldset>
+
+      <fieldset disabled={locked}>
+        <legend>Length of training</legend>
+        <div className="row2">
+          <NumberField label="Epochs" help={HELP.epochs} value={c.epochs} min={1} step={1} onChange={(v) => setTrainConfig({ epochs: Math.max(1, Math.round(v)) })} />
+          <NumberField label="Max steps" help={HELP.maxSteps} value={c.maxSteps} min={0} step={1} onChange={(v) => setTrainConfig({ maxSteps: Math.max(0, Math.round(v)) })} />
+        </div>
+        <div className="row2">
+          <NumberField label="Batch size" help={HELP.batchSize} value={c.batchSize} min={1} step={1} onChange={(v) => setTrainConfig({ batchSize: Math.max(1, Math.round(v)) })} />
+          <NumberField label="Gradient accumulation" help={HELP.gradAccum} value={c.gradAccum} min={1} step={1} onChange={(v) => setTrainConfig({ gradAccum: Math.max(1, Math.round(v)) })} />
+        </div>
+      </fieldset>
+
+      <fieldset disabled={locked}>
+        <legend>Evaluation and checkpoints</legend>
+        <div className="row2">
+          <NumberField label="Eval every (steps)" help={HELP.evalEvery} value={c.evalEvery} min={0} step={1} onChange={(v) => setTrainConfig({ evalEvery: Math.max(0, Math.round(v)) })} />
+          <NumberField label="Checkpoint every (steps)" help={HELP.checkpointEvery} value={c.checkpointEvery} min={0} step={1} onChange={(v) => setTrainConfig({ checkpointEvery: Math.max(0, Math.round(v)) })} />
+        </div>
+        <div className="row2">
+          <NumberField label="Seed" help={HELP.seed} value={c.seed} min={0} step={1} onChange={(v) => setTrainConfig({ seed: Math.max(0, Math.round(v)) })} />
+          <CheckField label="Shuffle" help={HELP.shuffle} checked={c.shuffle} onChange={(shuffle) => setTrainConfig({ shuffle })} />
+        </div>
+        <CheckField label="Evaluate the base model first" help={HELP.evalBase} checked={c.evalBase} onChange={(evalBase) => setTrainConfig({ evalBase })} />
+      </fieldset>
+    </Section>
+  );
+});
+
+const RunProgress = memo(function RunProgress() {
   const t = useStore((s) => s.train);
   const last = t.points.at(-1);
   const first = t.points[0];
@@ -249,10 +265,13 @@ function RunProgress() {
       </dl>
     </div>
   );
-}
+});
 
-function Charts() {
-  const t = useStore((s) => s.train);
+const Charts = memo(function Charts() {
+  const points = useStore((s) => s.train.points);
+  const evals = useStore((s) => s.train.evals);
+  const baseEval = useStore((s) => s.train.baseEval);
+  const t = { points, evals, baseEval };
   const steps = t.points.map((p) => p.step);
   const evalAt = new Map(t.evals.map((e) => [e.step, e.valLoss]));
   const lossSeries = [
@@ -268,9 +287,9 @@ function Charts() {
       <LineChart title="Gradient norm" name="gradnorm" x={steps} series={[{ label: 'grad norm', color: '#d97706', values: t.points.map((p) => p.gradNorm) }]} format={(v) => v.toFixed(3)} />
     </div>
   );
-}
+});
 
-function StepLog() {
+const StepLog = memo(function StepLog() {
   const log = useStore((s) => s.train.log);
   const ref = useRef<HTMLOListElement>(null);
   useEffect(() => {
@@ -290,4 +309,4 @@ function StepLog() {
       )}
     </Section>
   );
-}
+});

@@ -158,6 +158,10 @@ function onEvents(runId: string, events: UiTrainEvent[]): void {
   void saver?.update({ points, evals, step, totalSteps, baseEval });
 }
 
+function storageFailed(e: unknown): void {
+  notify({ tone: 'warning', title: 'This run cannot be saved', message: `The browser refused to store it (${e instanceof Error ? e.message : String(e)}); training goes on, but it will not be listed after a reload.` });
+}
+
 export interface ResumeFrom {
   run: db.RunRecord;
   checkpoint: TrainCheckpoint;
@@ -175,6 +179,8 @@ export async function startTraining(resume?: ResumeFrom): Promise<void> {
     notify({ tone: 'warning', title: 'Choose a dataset first', message: 'Training needs a prepared dataset (Data panel).' });
     return;
   }
+  // At once, before anything is awaited: the buttons change state on the click itself.
+  patch('train', { status: 'starting', error: null });
   const config: TrainConfig = resume ? resume.run.config : structuredClone(st.train.config);
   const cp = resume?.checkpoint;
   const backend = st.engine.backend?.name ?? 'unknown';
@@ -184,13 +190,13 @@ export async function startTraining(resume?: ResumeFrom): Promise<void> {
   let run: db.RunRecord;
   if (resume) {
     run = { ...resume.run, status: 'running', points: keptPoints, evals: keptEvals, step: cp!.step, error: undefined, backend };
-    await db.putRun(run);
+    await db.putRun(run).catch(storageFailed);
   } else {
     const summary = data.summary;
     const now = Date.now();
     run = {
       id: runId,
-      name: `${model.info.name.split('/').pop()} · ${data.input.name}`,
+      name: `Run ${st.runs.list.length + 1} · ${model.info.name.split('/').pop()} · ${data.input.name}`,
       createdAt: now,
       updatedAt: now,
       status: 'running',
@@ -212,7 +218,7 @@ export async function startTraining(resume?: ResumeFrom): Promise<void> {
       checkpointStep: null,
       hasAdapter: false,
     };
-    await db.createRun(run, data.input.text);
+    await db.createRun(run, data.input.text).catch(storageFailed);
   }
   saver = new RunSaver(run);
   patch('train', {

@@ -7,6 +7,9 @@ import type { ModelConfig } from './config';
 import type { WeightMap } from './weights';
 import { loraDelta, type LoraAdapter } from '../lora/lora';
 import { ropeTable, type RopeTable } from './rope';
+// Fused WGSL kernels behind a switch (kernels/README.md): each op below runs its stock TF.js
+// composition unless setKernelMode('fused') is on and the backend is webgpu.
+import { addRmsNorm, attentionBias, causalAttention, fusedActive, loraLinear, loraLinearGroup, rmsNorm, ropeQkv, swiglu } from '../../../kernels';
 
 /** Keys and values of earlier positions, per layer: [B, kvHeads, past, headDim]. */
 // A type alias, not an interface, so tf.tidy accepts it as a TensorContainer.
@@ -35,9 +38,6 @@ export interface ForwardResult {
   present: PastKeyValues;
 }
 
-// Finite rather than -Infinity: a row with every key masked (left padding) must stay NaN-free.
-const MASKED = -1e9;
-
 export class LlamaModel {
   private rope: RopeTable | null = null;
 
@@ -54,21 +54,25 @@ export class LlamaModel {
     const mask = opts.attentionMask ?? tf.ones([batch, pastLen + seq], 'int32');
     const positions = opts.positionIds ?? positionIds(mask, seq);
     const { cos, sin } = this.rotary(positions, pastLen + seq);
-    const attnBias = attentionBias(mask, seq, pastLen);
+    // The fused attention kernel reads the mask itself; only stock ops need the [B, 1, T, S] bias.
+    const attnBias = fusedActive() ? null : attentionBias(mask, seq, pastLen);
 
     let h = tf.gather(this.w('model.embed_tokens.weight'), inputIds) as tf.Tensor3D;
     const present: PastKeyValues = { keys: [], values: [] };
+    // Each residual add is taken together with the norm that follows it (one fused kernel), so
+    // `normed` always holds the next sublayer's input: layer i's input norm, its post-attention
+    // norm, and after the last layer the final norm.
+    let normed = this.rmsNorm(h, 'model.layers.0.input_layernorm.weight');
     for (let i = 0; i < c.numLayers; i++) {
       const p = `model.layers.${i}.`;
-      const attnIn = this.rmsNorm(h, `${p}input_layernorm.weight`);
-      const { out, k, v } = this.attention(attnIn, p, cos, sin, attnBias, opts, i);
+      const { out, k, v } = this.attention(normed, p, cos, sin, attnBias, mask, opts, i);
       present.keys.push(k);
       present.values.push(v);
-      h = h.add(out);
-      const mlpIn = this.rmsNorm(h, `${p}post_attention_layernorm.weight`);
-      h = h.add(this.mlp(mlpIn, p, opts));
+      ({ sum: h, normed } = this.addNorm(h, out, `${p}post_attention_layernorm.weight`));
+      const next = i + 1 < c.numLayers ? `model.layers.${i + 1}.input_layernorm.weight` : 'model.norm.weight';
+      ({ sum: h, normed } = this.addNorm(h, this.mlp(normed, p, opts), next));
     }
-    return { hidden: this.rmsNorm(h, 'model.norm.weight'), present };
+    return { hidden: normed, present };
   }
 
   /** Vocabulary logits for hidden states [..., hidden] -> [..., vocab]. */
@@ -93,24 +97,50 @@ export class LlamaModel {
 
   private linear(x: tf.Tensor, name: string, opts: ForwardOptions): tf.Tensor {
     const w = this.w(`${name}.weight`);
+    const bias = this.weights.get(`${name}.bias`);
+    const lora = opts.adapter?.layers.get(name);
+    const p = opts.training && opts.adapter ? opts.adapter.config.dropout : 0;
+    // Each layer needs its own dropout mask: derive its seed from the step's seed and the name.
+    const seed = opts.dropoutSeed === undefined ? undefined : opts.dropoutSeed * 7919 + hashName(name);
+    if (lora && opts.adapter && fusedActive()) {
+      // The frozen matmul and the low-rank update in one pass (kernels/lora-linear.ts).
+      const xd = p > 0 ? tf.dropout(x, p, undefined, seed) : x;
+      const y = loraLinear(x, w, lora.a, lora.b, opts.adapter.scaling, xd);
+      return bias ? y.add(bias) : y;
+    }
     const flat = x.reshape([-1, x.shape[x.shape.length - 1]]);
     let y: tf.Tensor = tf.matMul(flat, w, false, true);
-    const bias = this.weights.get(`${name}.bias`);
     if (bias) y = y.add(bias);
     y = y.reshape([...x.shape.slice(0, -1), w.shape[0]]);
-    const lora = opts.adapter?.layers.get(name);
-    if (lora && opts.adapter) {
-      const p = opts.training ? opts.adapter.config.dropout : 0;
-      // Each layer needs its own dropout mask: derive its seed from the step's seed and the name.
-      const seed = opts.dropoutSeed === undefined ? undefined : opts.dropoutSeed * 7919 + hashName(name);
-      y = y.add(loraDelta(x, lora, opts.adapter.scaling, p, seed));
-    }
+    if (lora && opts.adapter) y = y.add(loraDelta(x, lora, opts.adapter.scaling, p, seed));
     return y;
   }
 
+  /**
+   * Linears of one input (q/k/v, gate/up). Fused, when LoRA covers each of them with one rank
+   * and no dropout or bias is in play, they run as one grouped op (kernels/lora-linear.ts).
+   */
+  private linears(x: tf.Tensor, names: string[], opts: ForwardOptions): tf.Tensor[] {
+    const adapter = opts.adapter;
+    const layers = names.map((n) => adapter?.layers.get(n));
+    const grouped =
+      adapter &&
+      fusedActive() &&
+      !(opts.training && adapter.config.dropout > 0) &&
+      layers.every((l) => l && l.a.shape[0] === layers[0]!.a.shape[0]) &&
+      names.every((n) => !this.weights.has(`${n}.bias`));
+    if (!grouped) return names.map((n) => this.linear(x, n, opts));
+    const parts = names.map((n, i) => ({ w: this.w(`${n}.weight`), a: layers[i]!.a, b: layers[i]!.b }));
+    return loraLinearGroup(x, parts, adapter.scaling);
+  }
+
   private rmsNorm(x: tf.Tensor, weight: string): tf.Tensor3D {
-    const variance = x.square().mean(-1, true);
-    return x.mul(tf.rsqrt(variance.add(this.config.rmsNormEps))).mul(this.w(weight)) as tf.Tensor3D;
+    return rmsNorm(x, this.w(weight), this.config.rmsNormEps) as tf.Tensor3D;
+  }
+
+  /** The residual add h + delta and the RMSNorm of the sum. */
+  private addNorm(h: tf.Tensor3D, delta: tf.Tensor, weight: string): { sum: tf.Tensor3D; normed: tf.Tensor3D } {
+    return addRmsNorm(h, delta, this.w(weight), this.config.rmsNormEps);
   }
 
   /**
@@ -135,55 +165,41 @@ export class LlamaModel {
     p: string,
     cos: tf.Tensor4D,
     sin: tf.Tensor4D,
-    bias: tf.Tensor4D,
+    bias: tf.Tensor4D | null,
+    mask: tf.Tensor2D,
     opts: ForwardOptions,
     layer: number,
   ): { out: tf.Tensor3D; k: tf.Tensor4D; v: tf.Tensor4D } {
     const c = this.config;
     const [batch, seq] = x.shape;
     const d = c.headDim;
-    const groups = c.numHeads / c.numKvHeads;
     const heads = (t: tf.Tensor, n: number) => t.reshape([batch, seq, n, d]);
-    let q = heads(this.linear(x, `${p}self_attn.q_proj`, opts), c.numHeads);
-    let k = heads(this.linear(x, `${p}self_attn.k_proj`, opts), c.numKvHeads);
-    let v: tf.Tensor = heads(this.linear(x, `${p}self_attn.v_proj`, opts), c.numKvHeads);
+    const proj = this.linears(x, [`${p}self_attn.q_proj`, `${p}self_attn.k_proj`, `${p}self_attn.v_proj`], opts);
+    let q = heads(proj[0], c.numHeads);
+    let k = heads(proj[1], c.numKvHeads);
+    const vTokens = heads(proj[2], c.numKvHeads);
     if (c.qkNorm) {
       q = this.rmsNorm(q as tf.Tensor3D, `${p}self_attn.q_norm.weight`);
       k = this.rmsNorm(k as tf.Tensor3D, `${p}self_attn.k_norm.weight`);
     }
-    q = applyRope(q.transpose([0, 2, 1, 3]), cos, sin);
-    k = applyRope(k.transpose([0, 2, 1, 3]), cos, sin);
-    v = v.transpose([0, 2, 1, 3]);
+    // Heads-first [B, heads, T, d], q and k rotated.
+    let v: tf.Tensor;
+    ({ q, k, v } = ropeQkv(q as tf.Tensor4D, k as tf.Tensor4D, vTokens as tf.Tensor4D, cos, sin));
     if (opts.past) {
       k = tf.concat([opts.past.keys[layer], k], 2);
       v = tf.concat([opts.past.values[layer], v], 2);
     }
-    // GQA without repeating K/V: the query heads sharing a KV head are stacked along the
-    // row axis, [B, kv, groups·T, d], so one batched matmul serves the whole group.
-    const qg = q.reshape([batch, c.numKvHeads, groups * seq, d]);
-    const scores = tf.matMul(qg, k, false, true).mul(1 / Math.sqrt(d));
-    const groupBias = groups === 1 ? bias : tf.tile(bias, [1, 1, groups, 1]);
-    const probs = tf.softmax(scores.add(groupBias));
-    const ctx = tf.matMul(probs, v)
-      .reshape([batch, c.numHeads, seq, d])
-      .transpose([0, 2, 1, 3])
-      .reshape([batch, seq, c.numHeads * d]);
+    // Stock: GQA without repeating K/V (each KV head's query heads stacked along the rows, one
+    // batched matmul per group) with the additive bias; fused: one tiled online-softmax kernel.
+    const ctx = causalAttention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, { mask, bias });
     const out = this.linear(ctx, `${p}self_attn.o_proj`, opts) as tf.Tensor3D;
     return { out, k: k as tf.Tensor4D, v: v as tf.Tensor4D };
   }
 
   private mlp(x: tf.Tensor3D, p: string, opts: ForwardOptions): tf.Tensor3D {
-    const gate = this.linear(x, `${p}mlp.gate_proj`, opts);
-    const up = this.linear(x, `${p}mlp.up_proj`, opts);
-    return this.linear(tf.mul(gate.mul(tf.sigmoid(gate)), up), `${p}mlp.down_proj`, opts) as tf.Tensor3D;
+    const [gate, up] = this.linears(x, [`${p}mlp.gate_proj`, `${p}mlp.up_proj`], opts);
+    return this.linear(swiglu(gate, up), `${p}mlp.down_proj`, opts) as tf.Tensor3D;
   }
-}
-
-/** x·cos + rotate_half(x)·sin, rotate_half(x) = [-x₂, x₁] over the two halves of head_dim. */
-function applyRope(x: tf.Tensor, cos: tf.Tensor4D, sin: tf.Tensor4D): tf.Tensor {
-  const half = x.shape[3]! / 2;
-  const [x1, x2] = tf.split(x, [half, half], 3);
-  return x.mul(cos).add(tf.concat([x2.neg(), x1], 3).mul(sin));
 }
 
 /**
@@ -194,17 +210,6 @@ function positionIds(mask: tf.Tensor2D, seq: number): tf.Tensor2D {
   const total = mask.shape[1];
   const pos = tf.cumsum(mask.toFloat(), 1).sub(1).maximum(0);
   return pos.slice([0, total - seq], [-1, seq]) as tf.Tensor2D;
-}
-
-/** Additive attention bias [B, 1, T, past+T]: 0 where a query may look, MASKED elsewhere. */
-function attentionBias(mask: tf.Tensor2D, seq: number, pastLen: number): tf.Tensor4D {
-  const total = pastLen + seq;
-  const rows = tf.range(pastLen, total, 1, 'int32').reshape([seq, 1]);
-  const cols = tf.range(0, total, 1, 'int32').reshape([1, total]);
-  const causal = tf.lessEqual(cols, rows).reshape([1, 1, seq, total]);
-  const keyReal = tf.cast(mask, 'bool').reshape([mask.shape[0], 1, 1, total]);
-  const allowed = tf.logicalAnd(causal, keyReal);
-  return tf.where(allowed, tf.zerosLike(allowed).toFloat(), tf.fill(allowed.shape, MASKED)) as tf.Tensor4D;
 }
 
 function hashName(name: string): number {

@@ -1,0 +1,368 @@
+// Causal grouped-query attention that never materialises the T×S score matrix: tiled over
+// keys (or queries) through workgroup memory, online softmax forward, FlashAttention-2 style
+// backward from saved per-row statistics. One lane owns one query row (or one key row for
+// dK/dV) with its head vector in registers; D (head size) and W (lanes = rows per tile) are
+// compile-time constants.
+//
+// Layouts: Q [B, H, T, D]; K, V [B, Hk, S, D] with S = past + T; MASK [B, S] int32 (1 = real
+// key); O and DO [B, T, H·D] (the layout o_proj reads); STATS [B, H, T, 2] = (logsumexp, Σ dO·O).
+// Query head h reads key/value head h / (H / Hk). Uniforms: heads, kvHeads, seq, keys, past,
+// scale.
+//
+// Semantics, equal to the stock composition (scores·scale + bias, softmax with bias −1e9 on
+// keys that are in the future or padding):
+//   allowed(i, j) = j ≤ past + i and MASK[b, j] ≠ 0
+//   a row with no allowed key ("dead": a left-padding query) gets, as stock does, a uniform
+//   softmax over all S keys — here by treating its scores as 0 for every key; gradients still
+//   flow through those scores, as they do through stock's additive bias. Dead rows are always
+//   a prefix of the queries: i < deadEnd = clamp(firstRealKey − past, 0, T).
+
+export interface AttentionShape {
+  d: number;
+  w: number;
+}
+
+/** Lanes per workgroup for head size d: two W×D tiles stay well under 16 KiB. */
+export function attentionLanes(d: number): number {
+  return Math.max(8, Math.min(64, Math.floor(1024 / d)));
+}
+
+// Shared prelude: the uniform block bounds every kernel needs before its tile loop.
+const prelude = ({ w }: AttentionShape) => /* wgsl */ `
+var<workgroup> scanMin : array<i32, ${w}>;
+var<workgroup> bounds : vec4<i32>;
+
+// First real key of batch row b, reduced over the workgroup; valid in scanMin[0] afterwards.
+fn scanFirstRealKey(b : i32, lane : i32) {
+  var first = uniforms.keys;
+  for (var j = lane; j < uniforms.keys; j = j + ${w}) {
+    if (MASK[b * uniforms.keys + j] != 0) {
+      first = j;
+      break;
+    }
+  }
+  scanMin[lane] = first;
+  workgroupBarrier();
+  for (var stride = ${w / 2}; stride > 0; stride = stride / 2) {
+    if (lane < stride) {
+      scanMin[lane] = min(scanMin[lane], scanMin[lane + stride]);
+    }
+    workgroupBarrier();
+  }
+}
+
+fn deadEndOf(firstReal : i32) -> i32 {
+  return clamp(firstReal - uniforms.past, 0, uniforms.seq);
+}
+
+fn isAllowed(b : i32, i : i32, j : i32) -> bool {
+  return j <= uniforms.past + i && MASK[b * uniforms.keys + j] != 0;
+}
+`;
+
+/** The query-row kernels' common head: ids, dead rows, and how many keys the block reaches. */
+const queryHead = ({ w }: AttentionShape) => /* wgsl */ `
+  let lane = i32(localId.x);
+  let b = i32(workgroupId.z);
+  let h = i32(workgroupId.y);
+  let q0 = i32(workgroupId.x) * ${w};
+  let i = q0 + lane;
+  let valid = i < uniforms.seq;
+  let g = h / (uniforms.heads / uniforms.kvHeads);
+  scanFirstRealKey(b, lane);
+  if (lane == 0) {
+    let deadEnd = deadEndOf(scanMin[0]);
+    // A block holding a dead row needs every key; otherwise the causal reach of its last row.
+    var kEnd = min(uniforms.keys, uniforms.past + min(uniforms.seq, q0 + ${w}));
+    if (q0 < deadEnd) {
+      kEnd = uniforms.keys;
+    }
+    bounds = vec4<i32>(deadEnd, kEnd, 0, 0);
+  }
+  let bnd = workgroupUniformLoad(&bounds);
+  let deadEnd = bnd.x;
+  let kEnd = bnd.y;
+  let dead = i < deadEnd;
+  let qBase = ((b * uniforms.heads + h) * uniforms.seq + i) * D;
+  let oBase = ((b * uniforms.seq + i) * uniforms.heads + h) * D;
+  let kvBase = (b * uniforms.kvHeads + g) * uniforms.keys;
+  var q : array<f32, D>;
+  if (valid) {
+    for (var c = 0; c < D; c = c + 1) {
+      q[c] = Q[qBase + c];
+    }
+  }
+`;
+
+/** Loads key rows k0.. of the block's kv head into tiles (zero past S). */
+const loadKeyTiles = (w: number, tiles: [string, string][]) => /* wgsl */ `
+    for (var e = lane; e < ${w} * D; e = e + ${w}) {
+      let key = k0 + e / D;
+      let c = e % D;
+${tiles
+  .map(
+    ([tile, src]) => `      var v${tile} = 0.0;
+      if (key < uniforms.keys) {
+        v${tile} = ${src}[(kvBase + key) * D + c];
+      }
+      ${tile}[e] = v${tile};`,
+  )
+  .join('\n')}
+    }
+    workgroupBarrier();`;
+
+/** The score of query row i with tile key jj (or 0 for a dead row), when the pair counts. */
+const scoreOf = (tileK: string) => /* wgsl */ `
+        let j = k0 + jj;
+        var counts = false;
+        var s = 0.0;
+        if (j < uniforms.keys) {
+          if (dead) {
+            counts = true;
+          } else if (isAllowed(b, i, j)) {
+            counts = true;
+            var dot = 0.0;
+            for (var c = 0; c < D; c = c + 1) {
+              dot = dot + q[c] * ${tileK}[jj * D + c];
+            }
+            s = dot * uniforms.scale;
+          }
+        }`;
+
+export const attentionForwardWgsl = (sh: AttentionShape) => /* wgsl */ `
+const D = ${sh.d};
+var<workgroup> tileK : array<f32, ${sh.w * sh.d}>;
+var<workgroup> tileV : array<f32, ${sh.w * sh.d}>;
+${prelude(sh)}
+
+fn main() {
+  ${queryHead(sh)}
+  var o : array<f32, D>;
+  var m = -3.0e38;
+  var l = 0.0;
+  for (var k0 = 0; k0 < kEnd; k0 = k0 + ${sh.w}) {
+    ${loadKeyTiles(sh.w, [
+      ['tileK', 'K'],
+      ['tileV', 'V'],
+    ])}
+    if (valid) {
+      for (var jj = 0; jj < ${sh.w}; jj = jj + 1) {
+        ${scoreOf('tileK')}
+        if (counts) {
+          let mNew = max(m, s);
+          let corr = exp(m - mNew);
+          let p = exp(s - mNew);
+          l = l * corr + p;
+          for (var c = 0; c < D; c = c + 1) {
+            o[c] = o[c] * corr + p * tileV[jj * D + c];
+          }
+          m = mNew;
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  if (valid) {
+    for (var c = 0; c < D; c = c + 1) {
+      result[oBase + c] = o[c] / l;
+    }
+  }
+}
+`;
+
+/** Per query row: logsumexp of its scores, and Σ dO·O (the softmax-backward row term). */
+export const attentionStatsWgsl = (sh: AttentionShape) => /* wgsl */ `
+const D = ${sh.d};
+var<workgroup> tileK : array<f32, ${sh.w * sh.d}>;
+${prelude(sh)}
+
+fn main() {
+  ${queryHead(sh)}
+  var m = -3.0e38;
+  var l = 0.0;
+  for (var k0 = 0; k0 < kEnd; k0 = k0 + ${sh.w}) {
+    ${loadKeyTiles(sh.w, [['tileK', 'K']])}
+    if (valid) {
+      for (var jj = 0; jj < ${sh.w}; jj = jj + 1) {
+        ${scoreOf('tileK')}
+        if (counts) {
+          let mNew = max(m, s);
+          l = l * exp(m - mNew) + exp(s - mNew);
+          m = mNew;
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  if (valid) {
+    var rowDot = 0.0;
+    for (var c = 0; c < D; c = c + 1) {
+      rowDot = rowDot + DO[oBase + c] * O[oBase + c];
+    }
+    let sBase = ((b * uniforms.heads + h) * uniforms.seq + i) * 2;
+    result[sBase] = m + log(l);
+    result[sBase + 1] = rowDot;
+  }
+}
+`;
+
+/** dQ = scale · Σ_j dS_ij k_j with dS = P ∘ (dO·Vᵀ − Σ dO·O). */
+export const attentionGradQWgsl = (sh: AttentionShape) => /* wgsl */ `
+const D = ${sh.d};
+var<workgroup> tileK : array<f32, ${sh.w * sh.d}>;
+var<workgroup> tileV : array<f32, ${sh.w * sh.d}>;
+${prelude(sh)}
+
+fn main() {
+  ${queryHead(sh)}
+  var dO : array<f32, D>;
+  var lse = 0.0;
+  var rowDot = 0.0;
+  if (valid) {
+    for (var c = 0; c < D; c = c + 1) {
+      dO[c] = DO[oBase + c];
+    }
+    let sBase = ((b * uniforms.heads + h) * uniforms.seq + i) * 2;
+    lse = STATS[sBase];
+    rowDot = STATS[sBase + 1];
+  }
+  var dq : array<f32, D>;
+  for (var k0 = 0; k0 < kEnd; k0 = k0 + ${sh.w}) {
+    ${loadKeyTiles(sh.w, [
+      ['tileK', 'K'],
+      ['tileV', 'V'],
+    ])}
+    if (valid) {
+      for (var jj = 0; jj < ${sh.w}; jj = jj + 1) {
+        ${scoreOf('tileK')}
+        if (counts) {
+          let p = exp(s - lse);
+          var dp = 0.0;
+          for (var c = 0; c < D; c = c + 1) {
+            dp = dp + dO[c] * tileV[jj * D + c];
+          }
+          let ds = p * (dp - rowDot);
+          for (var c = 0; c < D; c = c + 1) {
+            dq[c] = dq[c] + ds * tileK[jj * D + c];
+          }
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  if (valid) {
+    for (var c = 0; c < D; c = c + 1) {
+      result[qBase + c] = dq[c] * uniforms.scale;
+    }
+  }
+}
+`;
+
+/**
+ * dK and dV (multi-output runner: DK, DV) for one key row per lane, summed over the query heads
+ * of its group and over the query tiles that reach it (the causal ones, and dead rows):
+ *   dV_j = Σ_i P_ij dO_i,   dK_j = scale · Σ_i dS_ij q_i,   dS_ij = P_ij (dO_i·v_j − Σ dO_i·O_i)
+ */
+export const attentionGradKVWgsl = (sh: AttentionShape) => /* wgsl */ `
+const D = ${sh.d};
+var<workgroup> tileQ : array<f32, ${sh.w * sh.d}>;
+var<workgroup> tileDO : array<f32, ${sh.w * sh.d}>;
+var<workgroup> tileStats : array<f32, ${sh.w * 2}>;
+${prelude(sh)}
+
+fn main() {
+  let lane = i32(localId.x);
+  let b = i32(workgroupId.z);
+  let g = i32(workgroupId.y);
+  let k0 = i32(workgroupId.x) * ${sh.w};
+  let j = k0 + lane;
+  let valid = j < uniforms.keys;
+  let groups = uniforms.heads / uniforms.kvHeads;
+  scanFirstRealKey(b, lane);
+  if (lane == 0) {
+    // Query tiles from firstCausal on see some key of this block; earlier ones only if dead.
+    bounds = vec4<i32>(deadEndOf(scanMin[0]), max(0, k0 - uniforms.past) / ${sh.w}, 0, 0);
+  }
+  let bnd = workgroupUniformLoad(&bounds);
+  let deadEnd = bnd.x;
+  let firstCausal = bnd.y;
+  let kvRow = ((b * uniforms.kvHeads + g) * uniforms.keys + j) * D;
+  var kj : array<f32, D>;
+  var vj : array<f32, D>;
+  var keyReal = false;
+  if (valid) {
+    keyReal = MASK[b * uniforms.keys + j] != 0;
+    for (var c = 0; c < D; c = c + 1) {
+      kj[c] = K[kvRow + c];
+      vj[c] = V[kvRow + c];
+    }
+  }
+  var dk : array<f32, D>;
+  var dv : array<f32, D>;
+  let tiles = (uniforms.seq + ${sh.w} - 1) / ${sh.w};
+  for (var hh = 0; hh < groups; hh = hh + 1) {
+    let h = g * groups + hh;
+    for (var t = 0; t < tiles; t = t + 1) {
+      let i0 = t * ${sh.w};
+      if (t >= firstCausal || i0 < deadEnd) {
+        for (var e = lane; e < ${sh.w} * D; e = e + ${sh.w}) {
+          let i = i0 + e / D;
+          let c = e % D;
+          var vq = 0.0;
+          var vdo = 0.0;
+          if (i < uniforms.seq) {
+            vq = Q[((b * uniforms.heads + h) * uniforms.seq + i) * D + c];
+            vdo = DO[((b * uniforms.seq + i) * uniforms.heads + h) * D + c];
+          }
+          tileQ[e] = vq;
+          tileDO[e] = vdo;
+        }
+        for (var e = lane; e < ${sh.w * 2}; e = e + ${sh.w}) {
+          let i = i0 + e / 2;
+          var vs = 0.0;
+          if (i < uniforms.seq) {
+            vs = STATS[((b * uniforms.heads + h) * uniforms.seq + i) * 2 + e % 2];
+          }
+          tileStats[e] = vs;
+        }
+        workgroupBarrier();
+        if (valid) {
+          for (var ii = 0; ii < ${sh.w}; ii = ii + 1) {
+            let i = i0 + ii;
+            if (i < uniforms.seq) {
+              let dead = i < deadEnd;
+              if (dead || (keyReal && j <= uniforms.past + i)) {
+                var s = 0.0;
+                if (!dead) {
+                  var dot = 0.0;
+                  for (var c = 0; c < D; c = c + 1) {
+                    dot = dot + tileQ[ii * D + c] * kj[c];
+                  }
+                  s = dot * uniforms.scale;
+                }
+                let p = exp(s - tileStats[ii * 2]);
+                var dp = 0.0;
+                for (var c = 0; c < D; c = c + 1) {
+                  dp = dp + tileDO[ii * D + c] * vj[c];
+                }
+                let ds = p * (dp - tileStats[ii * 2 + 1]);
+                for (var c = 0; c < D; c = c + 1) {
+                  dv[c] = dv[c] + p * tileDO[ii * D + c];
+                  dk[c] = dk[c] + ds * tileQ[ii * D + c];
+                }
+              }
+            }
+          }
+        }
+        workgroupBarrier();
+      }
+    }
+  }
+  if (valid) {
+    for (var c = 0; c < D; c = c + 1) {
+      DK[kvRow + c] = dk[c] * uniforms.scale;
+      DV[kvRow + c] = dv[c];
+    }
+  }
+}
+`;

@@ -1,0 +1,223 @@
+// Tiled matmuls for the LoRA linear.
+//
+// `matmulWgsl`: up to two K segments into one output, which is what makes the LoRA linear one
+// pass:
+//
+//   C[M, N] = α1 · op(P1) · op(Q1)  +  α2 · op(P2) · op(Q2)
+//
+// op(P) is [M, K] (stored [K, M] when transposed), op(Q) is [K, N] (stored [N, K] when
+// transposed). With segment 1 = x·Wᵀ and segment 2 = u·Bᵀ (u = x·Aᵀ) it is the LoRA forward;
+// with dy·W and du·A it is the LoRA input gradient. Uniforms: dimM, dimN, dimK1, dimK2,
+// alpha1, alpha2.
+//
+// `groupedMatmulWgsl` (multi-output runner): two independent products in one dispatch, each
+// into its own output — the LoRA weight gradients dA = duᵀ·x and dB = s·dyᵀ·u. Workgroups
+// 0..tilesA-1 take tiles of the first, the rest tiles of the second. Uniforms: mA, nA, kA,
+// alphaA, tilesA, tilesAN, mB, nB, kB, alphaB, tilesBN.
+//
+// Each workgroup of WX×WY lanes owns a (WY·RM)×(WX·RN) tile of its output; each lane a strided
+// RM×RN block of it; K advances TK at a time through workgroup memory.
+
+export interface Segment {
+  p: string;
+  q: string;
+  transP: boolean;
+  transQ: boolean;
+  /** Overrides the Q read: the WGSL expression of op(Q)[k][n] (bounds already checked). */
+  readQ?: (k: string, n: string) => string;
+}
+
+export const MM = { WX: 16, WY: 16, RM: 4, RN: 4, TK: 16 } as const;
+export const TILE_M = MM.WY * MM.RM;
+export const TILE_N = MM.WX * MM.RN;
+
+interface Dims {
+  m: string;
+  n: string;
+  k: string;
+}
+
+/** Accumulates op(P)·op(Q) for the tile at (row0, col0) into `acc`. */
+function segment(s: Segment, d: Dims, acc: string): string {
+  const { WX, WY, RM, RN, TK } = MM;
+  const threads = WX * WY;
+  // Loads are laid out so that neighbouring lanes read neighbouring addresses.
+  const loadP = s.transP
+    ? `let kk = idx / ${TILE_M}; let mm = idx % ${TILE_M};
+        let gk = k0 + kk; let gm = row0 + mm;
+        var v = 0.0;
+        if (gk < ${d.k} && gm < ${d.m}) { v = ${s.p}[gk * ${d.m} + gm]; }`
+    : `let mm = idx / ${TK}; let kk = idx % ${TK};
+        let gk = k0 + kk; let gm = row0 + mm;
+        var v = 0.0;
+        if (gk < ${d.k} && gm < ${d.m}) { v = ${s.p}[gm * ${d.k} + gk]; }`;
+  const loadQ = s.readQ
+    ? `let kk = idx / ${TILE_N}; let nn = idx % ${TILE_N};
+        let gk = k0 + kk; let gn = col0 + nn;
+        var v = 0.0;
+        if (gk < ${d.k} && gn < ${d.n}) { v = ${s.readQ('gk', 'gn')}; }`
+    : s.transQ
+    ? `let nn = idx / ${TK}; let kk = idx % ${TK};
+        let gk = k0 + kk; let gn = col0 + nn;
+        var v = 0.0;
+        if (gk < ${d.k} && gn < ${d.n}) { v = ${s.q}[gn * ${d.k} + gk]; }`
+    : `let kk = idx / ${TILE_N}; let nn = idx % ${TILE_N};
+        let gk = k0 + kk; let gn = col0 + nn;
+        var v = 0.0;
+        if (gk < ${d.k} && gn < ${d.n}) { v = ${s.q}[gk * ${d.n} + gn]; }`;
+  return /* wgsl */ `
+  for (var k0 = 0; k0 < ${d.k}; k0 = k0 + ${TK}) {
+    for (var e = 0; e < ${(TILE_M * TK) / threads}; e = e + 1) {
+      let idx = tid + e * ${threads};
+      {
+        ${loadP}
+        tileP[kk * ${TILE_M} + mm] = v;
+      }
+    }
+    for (var e = 0; e < ${(TILE_N * TK) / threads}; e = e + 1) {
+      let idx = tid + e * ${threads};
+      {
+        ${loadQ}
+        tileQ[kk * ${TILE_N} + nn] = v;
+      }
+    }
+    workgroupBarrier();
+    for (var kk = 0; kk < ${TK}; kk = kk + 1) {
+      var a : array<f32, ${RM}>;
+      var b : array<f32, ${RN}>;
+      for (var i = 0; i < ${RM}; i = i + 1) { a[i] = tileP[kk * ${TILE_M} + ly + i * ${WY}]; }
+      for (var j = 0; j < ${RN}; j = j + 1) { b[j] = tileQ[kk * ${TILE_N} + lx + j * ${WX}]; }
+      for (var i = 0; i < ${RM}; i = i + 1) {
+        for (var j = 0; j < ${RN}; j = j + 1) {
+          ${acc}[i * ${RN} + j] = ${acc}[i * ${RN} + j] + a[i] * b[j];
+        }
+      }
+    }
+    workgroupBarrier();
+  }`;
+}
+
+/** Writes the tile's `value` (of i, j, row, col) into `out` [m, n], or via a custom `write`. */
+function store(out: string, d: Pick<Dims, 'm' | 'n'>, value: string, write?: (row: string, col: string, value: string) => string): string {
+  const { WX, WY, RM, RN } = MM;
+  return /* wgsl */ `
+  for (var i = 0; i < ${RM}; i = i + 1) {
+    let row = row0 + ly + i * ${WY};
+    for (var j = 0; j < ${RN}; j = j + 1) {
+      let col = col0 + lx + j * ${WX};
+      if (row < ${d.m} && col < ${d.n}) {
+        ${write ? write('row', 'col', value) : `${out}[row * ${d.n} + col] = ${value};`}
+      }
+    }
+  }`;
+}
+
+const shared = /* wgsl */ `
+var<workgroup> tileP : array<f32, ${TILE_M * MM.TK}>;
+var<workgroup> tileQ : array<f32, ${TILE_N * MM.TK}>;
+`;
+
+const lanes = /* wgsl */ `
+  let lx = i32(localId.x);
+  let ly = i32(localId.y);
+  let tid = ly * ${MM.WX} + lx;`;
+
+/** With `accumulate`, the input ACC [M, N] is added to the result. */
+export function matmulWgsl(seg1: Segment, seg2: Segment | null, accumulate = false): string {
+  const { RM, RN } = MM;
+  const d1 = { m: 'uniforms.dimM', n: 'uniforms.dimN', k: 'uniforms.dimK1' };
+  const d2 = { ...d1, k: 'uniforms.dimK2' };
+  const ij = `i * ${RN} + j`;
+  return /* wgsl */ `
+${shared}
+fn main() {
+  ${lanes}
+  let col0 = i32(workgroupId.x) * ${TILE_N};
+  let row0 = i32(workgroupId.y) * ${TILE_M};
+  var acc1 : array<f32, ${RM * RN}>;
+  ${segment(seg1, d1, 'acc1')}
+  ${seg2 ? `var acc2 : array<f32, ${RM * RN}>;\n  ${segment(seg2, d2, 'acc2')}` : ''}
+  ${store(
+    'result',
+    d1,
+    (accumulate ? 'ACC[row * uniforms.dimN + col] + ' : '') +
+      (seg2 ? `uniforms.alpha1 * acc1[${ij}] + uniforms.alpha2 * acc2[${ij}]` : `uniforms.alpha1 * acc1[${ij}]`),
+  )}
+}
+`;
+}
+
+/** Outputs OUTA = αA·op(PA)·op(QA) and OUTB = αB·op(PB)·op(QB). */
+export function groupedMatmulWgsl(a: Segment, b: Segment): string {
+  const { RM, RN } = MM;
+  const dA = { m: 'uniforms.mA', n: 'uniforms.nA', k: 'uniforms.kA' };
+  const dB = { m: 'uniforms.mB', n: 'uniforms.nB', k: 'uniforms.kB' };
+  const ij = `i * ${RN} + j`;
+  return /* wgsl */ `
+${shared}
+var<workgroup> tileIndex : i32;
+
+fn main() {
+  ${lanes}
+  if (tid == 0) {
+    tileIndex = i32(workgroupId.x);
+  }
+  // Through workgroup memory so that the branch below is uniform (it holds barriers).
+  let t = workgroupUniformLoad(&tileIndex);
+  var acc : array<f32, ${RM * RN}>;
+  if (t < uniforms.tilesA) {
+    let col0 = (t % uniforms.tilesAN) * ${TILE_N};
+    let row0 = (t / uniforms.tilesAN) * ${TILE_M};
+    ${segment(a, dA, 'acc')}
+    ${store('OUTA', dA, `uniforms.alphaA * acc[${ij}]`)}
+  } else {
+    let tb = t - uniforms.tilesA;
+    let col0 = (tb % uniforms.tilesBN) * ${TILE_N};
+    let row0 = (tb / uniforms.tilesBN) * ${TILE_M};
+    ${segment(b, dB, 'acc')}
+    ${store('OUTB', dB, `uniforms.alphaB * acc[${ij}]`)}
+  }
+}
+`;
+}
+
+/**
+ * The LoRA down-projections of several linears that share their input (q/k/v, gate/up), in one
+ * dispatch: U_p = X·A_pᵀ for p < parts, each A_p [r, K], as one product X·[A_0; A_1; …]ᵀ whose
+ * columns are split over the A buffers on load and over the outputs U_p [M, r] on store.
+ * Uniforms: dimM, dimN (= parts·r), dimK, rank.
+ */
+export function loraDownWgsl(parts: number): string {
+  const { RM, RN } = MM;
+  const pick = (n: string, f: (p: number) => string) =>
+    Array.from({ length: parts }, (_, p) => (p === parts - 1 ? `{ ${f(p)} }` : `if (${n} < ${p + 1} * uniforms.rank) { ${f(p)} } else `)).join('');
+  const seg: Segment = {
+    p: 'X',
+    q: '',
+    transP: false,
+    transQ: true,
+    readQ: (k, n) => `readA(${k}, ${n})`,
+  };
+  const d = { m: 'uniforms.dimM', n: 'uniforms.dimN', k: 'uniforms.dimK' };
+  return /* wgsl */ `
+${shared}
+fn readA(k : i32, n : i32) -> f32 {
+  let c = n % uniforms.rank;
+  ${pick('n', (p) => `return A${p}[c * uniforms.dimK + k];`)}
+}
+
+fn writeU(row : i32, n : i32, v : f32) {
+  let c = n % uniforms.rank;
+  ${pick('n', (p) => `U${p}[row * uniforms.rank + c] = v;`)}
+}
+
+fn main() {
+  ${lanes}
+  let col0 = i32(workgroupId.x) * ${TILE_N};
+  let row0 = i32(workgroupId.y) * ${TILE_M};
+  var acc : array<f32, ${RM * RN}>;
+  ${segment(seg, d, 'acc')}
+  ${store('', d, `acc[i * ${RN} + j]`, (row, col, value) => `writeU(${row}, ${col}, ${value});`)}
+}
+`;
+}

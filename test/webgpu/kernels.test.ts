@@ -1,0 +1,240 @@
+// Every fused kernel equals the stock TF.js composition it replaces — forward and gradients —
+// on Dawn/SwiftShader, over odd shapes.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { tf } from '../../src/engine/tf';
+import { initBackend } from '../../src/engine/backend';
+import { installNodeWebGPU } from '../../src/engine/backend-node';
+import { withKernelMode, type KernelMode } from '../../kernels';
+import { addRmsNorm, causalAttention, loraLinear, loraLinearGroup, ropeQkv, rmsNorm, swiglu } from '../../kernels';
+import { ADD_RMS_NORM, ADD_RMS_NORM_GRAD, RMS_NORM, RMS_NORM_GRAD } from '../../kernels/rmsnorm';
+import { SWIGLU, SWIGLU_GRAD } from '../../kernels/swiglu';
+import { ROPE_QKV, ROPE_QKV_GRAD } from '../../kernels/rope';
+import { LORA_GRAD_AB, LORA_GRAD_U2, LORA_LINEAR, LORA_LINEAR_DROPOUT, LORA_LINEAR_GROUP, LORA_MATMUL } from '../../kernels/lora-linear';
+import { ATTENTION, ATTENTION_GRAD_KV, ATTENTION_GRAD_Q, ATTENTION_STATS } from '../../kernels/attention';
+import { maxRelativeError } from '../helpers/backend-suite';
+import { mulberry32 } from '../../src/engine/rng';
+
+const TOL = 1e-4;
+
+function rand(shape: number[], seed: number, scale = 1): tf.Tensor {
+  const r = mulberry32(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = (r() * 2 - 1) * scale;
+  return tf.tensor(v, shape);
+}
+
+interface Outcome {
+  y: Float32Array;
+  grads: Float32Array[];
+  /** Names of the kernels that ran (forward and backward). */
+  kernels: string[];
+}
+
+/** y = f(...xs) and the gradients of Σ y·dy w.r.t. every x, in one kernel mode. */
+async function evaluate(mode: KernelMode, f: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor): Promise<Outcome> {
+  let result: { y: tf.Tensor; grads: tf.Tensor[] } | undefined;
+  const profile = await tf.profile(() => {
+    result = withKernelMode(mode, () =>
+      tf.tidy(() => {
+        const g = tf.grads((...a: tf.Tensor[]) => f(...a));
+        return { y: f(...xs), grads: g(xs, dy) };
+      }),
+    );
+    return [result.y, ...result.grads];
+  });
+  const { y, grads } = result!;
+  const out = {
+    y: (await y.data()) as Float32Array,
+    grads: await Promise.all(grads.map(async (t) => (await t.data()) as Float32Array)),
+    kernels: profile.kernelNames,
+  };
+  tf.dispose([y, ...grads]);
+  return out;
+}
+
+/** Fused equals stock (forward and every gradient) within TOL, relative to the stock magnitude. */
+async function expectSame(f: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[], kernels: string[], seed = 99): Promise<void> {
+  const probe = withKernelMode('stock', () => tf.tidy(() => f(...xs)));
+  const dy = rand(probe.shape, seed);
+  probe.dispose();
+  const stock = await evaluate('stock', f, xs, dy);
+  const fused = await evaluate('fused', f, xs, dy);
+  dy.dispose();
+  for (const k of kernels) {
+    expect(fused.kernels, 'the fused kernels ran').toContain(k);
+    expect(stock.kernels, 'stock mode ran no fused kernel').not.toContain(k);
+  }
+  expect(fused.y.length).toBe(stock.y.length);
+  expect(maxRelativeError(stock.y, fused.y)).toBeLessThan(TOL);
+  stock.grads.forEach((g, i) => {
+    expect(maxRelativeError(g, fused.grads[i]), `gradient ${i}`).toBeLessThan(TOL);
+  });
+}
+
+beforeAll(async () => {
+  expect(await installNodeWebGPU({ swiftshader: true })).toBe(true);
+  expect((await initBackend({ prefer: 'webgpu' })).name).toBe('webgpu');
+});
+
+describe('fused RMSNorm', () => {
+  it.each([
+    [[3, 5, 64]],
+    [[1, 7, 100]],
+    [[2, 3, 4, 8]],
+  ])('shape %j', async (shape) => {
+    const x = rand(shape, 1, 2);
+    const w = rand([shape[shape.length - 1]], 2);
+    await expectSame((a) => rmsNorm(a, w, 1e-5), [x], [RMS_NORM, RMS_NORM_GRAD]);
+    tf.dispose([x, w]);
+  });
+});
+
+describe('fused residual add + RMSNorm', () => {
+  it.each([[[2, 5, 64]], [[1, 3, 300]]])('shape %j', async (shape) => {
+    const x = rand(shape, 31, 2);
+    const d = rand(shape, 32);
+    const w = rand([shape[shape.length - 1]], 33);
+    // Both outputs feed the result, as in the decoder (the sum is the next residual).
+    await expectSame(
+      (a, b) => {
+        const { sum, normed } = addRmsNorm(a, b, w, 1e-5);
+        return sum.mul(0.7).add(normed);
+      },
+      [x, d],
+      [ADD_RMS_NORM, ADD_RMS_NORM_GRAD],
+    );
+    tf.dispose([x, d, w]);
+  });
+
+  it('when only the norm is used (the last layer: no gradient reaches the sum)', async () => {
+    const x = rand([2, 4, 40], 34);
+    const d = rand([2, 4, 40], 35);
+    const w = rand([40], 36);
+    await expectSame((a, b) => addRmsNorm(a, b, w, 1e-5).normed, [x, d], [ADD_RMS_NORM, ADD_RMS_NORM_GRAD]);
+    tf.dispose([x, d, w]);
+  });
+});
+
+describe('fused SwiGLU', () => {
+  it.each([[[2, 7, 43]], [[1, 300]]])('shape %j', async (shape) => {
+    const g = rand(shape, 3, 4);
+    const u = rand(shape, 4);
+    await expectSame((a, b) => swiglu(a, b), [g, u], [SWIGLU, SWIGLU_GRAD]);
+    tf.dispose([g, u]);
+  });
+});
+
+describe('fused RoPE of q and k (with the heads-first transposes of q, k, v)', () => {
+  // [B, T, H, Hk, d]
+  it.each([
+    [2, 5, 3, 1, 8],
+    [1, 9, 4, 4, 16],
+    [3, 1, 4, 1, 4],
+  ])('B %i, T %i, H %i, Hk %i, d %i', async (b, t, h, hk, d) => {
+    const q = rand([b, t, h, d], 5);
+    const k = rand([b, t, hk, d], 51);
+    const v = rand([b, t, hk, d], 52);
+    const angles = rand([b, 1, t, d / 2], 6, 3);
+    const cos = tf.concat([tf.cos(angles), tf.cos(angles)], 3);
+    const sin = tf.concat([tf.sin(angles), tf.sin(angles)], 3);
+    // One scalar out of the three results, with different weights, so every gradient counts.
+    const w = [rand([b, h, t, d], 53), rand([b, hk, t, d], 54), rand([b, hk, t, d], 55)];
+    await expectSame(
+      (qq, kk, vv) => {
+        const r = ropeQkv(qq as tf.Tensor4D, kk as tf.Tensor4D, vv as tf.Tensor4D, cos, sin);
+        return tf.concat([r.q.mul(w[0]).reshape([-1]), r.k.mul(w[1]).reshape([-1]), r.v.mul(w[2]).reshape([-1])]);
+      },
+      [q, k, v],
+      [ROPE_QKV, ROPE_QKV_GRAD],
+    );
+    tf.dispose([q, k, v, angles, cos, sin, ...w]);
+  });
+});
+
+describe('fused LoRA linear', () => {
+  // [x shape, out, r]
+  it.each([
+    [[2, 5, 24], 37, 1],
+    [[2, 5, 24], 37, 64],
+    [[3, 30, 70], 100, 8],
+  ])('x %j, out %i, r %i', async (xShape, out, r) => {
+    const inF = xShape[xShape.length - 1];
+    const x = rand(xShape, 7);
+    const w = rand([out, inF], 8, 0.2);
+    const a = rand([r, inF], 9, 0.2);
+    const b = rand([out, r], 10, 0.2);
+    await expectSame((xx, aa, bb) => loraLinear(xx, w, aa, bb, 2.5), [x, a, b], [LORA_LINEAR, LORA_MATMUL, LORA_GRAD_AB]);
+    tf.dispose([x, w, a, b]);
+  });
+
+  it('with LoRA dropout on the low-rank branch', async () => {
+    const x = rand([2, 9, 33], 11);
+    const w = rand([20, 33], 12, 0.2);
+    const a = rand([4, 33], 13, 0.2);
+    const b = rand([20, 4], 14, 0.2);
+    const keep = tf.tidy(() => tf.greater(rand([2, 9, 33], 15), -0.6).toFloat().div(0.8));
+    await expectSame((xx, aa, bb) => loraLinear(xx, w, aa, bb, 0.5, xx.mul(keep)), [x, a, b], [LORA_LINEAR_DROPOUT, LORA_MATMUL, LORA_GRAD_AB]);
+    tf.dispose([x, w, a, b, keep]);
+  });
+});
+
+describe('fused LoRA linears sharing their input (q/k/v, gate/up)', () => {
+  // [x shape, outs, r]
+  it.each([
+    [[2, 5, 24], [37, 12], 1],
+    [[2, 5, 24], [16, 8, 8], 64],
+    [[1, 70, 20], [30, 10, 10], 8],
+  ])('x %j, outs %j, r %i', async (xShape, outs, r) => {
+    const inF = xShape[xShape.length - 1];
+    const x = rand(xShape, 41);
+    const ws = outs.map((o, i) => rand([o, inF], 42 + i, 0.2));
+    const as = outs.map((_, i) => rand([r, inF], 46 + i, 0.2));
+    const bs = outs.map((o, i) => rand([o, r], 50 + i, 0.2));
+    await expectSame(
+      (xx, ...ab) => {
+        const ys = loraLinearGroup(xx, outs.map((_, i) => ({ w: ws[i], a: ab[i], b: ab[outs.length + i] })), 1.5);
+        return tf.concat(ys.map((y, i) => y.mul(i + 1).reshape([-1])));
+      },
+      [x, ...as, ...bs],
+      [LORA_LINEAR_GROUP[outs.length], LORA_GRAD_U2, LORA_MATMUL, LORA_GRAD_AB],
+    );
+    tf.dispose([x, ...ws, ...as, ...bs]);
+  });
+});
+
+describe('fused causal GQA attention', () => {
+  /** Key mask rows: 'all' real, 'right' padding at the end, 'left' padding at the start (dead query rows). */
+  function keyMask(b: number, keys: number, kinds: Array<'all' | 'right' | 'left'>): tf.Tensor2D {
+    const m = new Int32Array(b * keys).fill(1);
+    kinds.forEach((kind, r) => {
+      const pad = Math.max(1, Math.floor(keys / 3));
+      for (let j = 0; j < pad; j++) {
+        if (kind === 'right') m[r * keys + keys - 1 - j] = 0;
+        if (kind === 'left') m[r * keys + j] = 0;
+      }
+    });
+    return tf.tensor2d(m, [b, keys], 'int32');
+  }
+
+  // [B, H, Hk, T, past, D, masks]
+  it.each([
+    [1, 2, 2, 7, 0, 8, ['all']],
+    [2, 6, 2, 11, 0, 8, ['right', 'left']],
+    [1, 4, 1, 37, 0, 64, ['all']],
+    [2, 3, 1, 20, 0, 16, ['left', 'right']],
+    [2, 4, 4, 3, 6, 8, ['all', 'left']],
+  ] as const)('B %i, H %i, Hk %i, T %i, past %i, D %i, masks %j', async (b, h, hk, t, past, d, masks) => {
+    const s = t + past;
+    const q = rand([b, h, t, d], 21);
+    const k = rand([b, hk, s, d], 22);
+    const v = rand([b, hk, s, d], 23);
+    const mask = keyMask(b, s, [...masks]);
+    await expectSame(
+      (qq, kk, vv) => causalAttention(qq as tf.Tensor4D, kk as tf.Tensor4D, vv as tf.Tensor4D, { mask }),
+      [q, k, v],
+      [ATTENTION, ATTENTION_STATS, ATTENTION_GRAD_Q, ATTENTION_GRAD_KV],
+    );
+    tf.dispose([q, k, v, mask]);
+  });
+});
