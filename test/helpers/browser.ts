@@ -3,7 +3,7 @@
 // relative base is really exercised), and start headless Chromium with real WebGPU on
 // SwiftShader.
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -38,8 +38,19 @@ async function exists(p: string): Promise<boolean> {
   );
 }
 
+/** Builds of earlier test runs, left in the temp folder, go once they are a few hours old. */
+async function removeStaleBuilds(keep: string): Promise<void> {
+  const root = tmpdir();
+  for (const name of await readdir(root).catch(() => [] as string[])) {
+    if (!name.startsWith('weblora-browser-build-') || join(root, name) === keep) continue;
+    const info = await stat(join(root, name)).catch(() => null);
+    if (info && Date.now() - info.mtimeMs > 6 * 3600_000) await rm(join(root, name), { recursive: true, force: true }).catch(() => {});
+  }
+}
+
 export async function buildApp(): Promise<string> {
   const dir = buildDir();
+  await removeStaleBuilds(dir);
   const out = join(dir, 'dist');
   const done = join(dir, 'done');
   const lock = join(dir, 'lock');

@@ -52,7 +52,8 @@ export function LineChart(props: Props) {
           width: 2,
           spanGaps: true,
           dash: s.dash,
-          points: { show: s.points ?? false, size: 5, fill: s.color },
+          // Dots for sparse series (evals) and for the first few steps, when a line is not yet a line.
+          points: { show: s.points ? true : (u: uPlot) => u.data[0].length <= 24, size: 5, fill: s.color },
           value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? '—' : fmt(v)),
         })),
       ],
