@@ -1,6 +1,7 @@
 // Picks the TF.js backend: WebGPU, else wasm, else cpu — and says why, because a silent
 // fallback to cpu turns a minute of training into an hour and the user deserves to know.
 import { tf } from './tf';
+import { patchWebGpuKernels } from './webgpu-addn';
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: readonly BackendName[] = ['webgpu', 'wasm', 'cpu'];
@@ -23,8 +24,11 @@ export interface BackendInfo {
 
 export interface BackendOptions {
   prefer?: BackendName | 'auto';
-  /** Where the wasm binaries are served from (browser builds); Node finds them itself. */
-  wasmPaths?: string;
+  /**
+   * Where the wasm binaries are served from (browser builds; Node finds them itself): a folder
+   * prefix, or each file's URL when a bundler renames them.
+   */
+  wasmPaths?: string | Record<string, string>;
 }
 
 async function probeWebGPU(): Promise<GpuAdapterSummary> {
@@ -59,6 +63,7 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
       const adapter = await register(name, opts);
       if (!(await tf.setBackend(name))) throw new Error(`TF.js could not initialise the ${name} backend`);
       await tf.ready();
+      if (name === 'webgpu') patchWebGpuKernels();
       return { name, requested, reason: describe(name, requested, failures, adapter), failures, adapter };
     } catch (e) {
       failures.push({ name, error: e instanceof Error ? e.message : String(e) });

@@ -49,7 +49,6 @@ import type {
 import { asThrowable, fail, Failure } from './failures';
 import { latest, Pump } from './throttle';
 import { promptIdsOf, summarize, summarizeLoaded } from './data-summary';
-import { patchWebGpuKernels } from './webgpu-fixes';
 
 let backend: BackendInfo | null = null;
 let hooks: WorkerHooks | null = null;
@@ -243,24 +242,18 @@ const api: WorkerApi = {
   async init(prefer: BackendChoice, h: WorkerHooks): Promise<BackendInfo> {
     hooks = h;
     if (backend) return backend;
-    if (prefer === 'auto' || prefer === 'wasm') {
-      // Vite gives the wasm binaries hashed names, so tell TF.js each file's URL.
-      const wasm = await import('@tensorflow/tfjs-backend-wasm');
-      wasm.setWasmPaths({
-        'tfjs-backend-wasm.wasm': wasmPlainUrl,
-        'tfjs-backend-wasm-simd.wasm': wasmSimdUrl,
-        'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedUrl,
-      });
-    }
+    // Vite gives the wasm binaries hashed names, so tell TF.js each file's URL.
+    const wasmPaths = {
+      'tfjs-backend-wasm.wasm': wasmPlainUrl,
+      'tfjs-backend-wasm-simd.wasm': wasmSimdUrl,
+      'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedUrl,
+    };
     try {
-      backend = await initBackend({ prefer });
+      backend = await initBackend({ prefer, wasmPaths });
     } catch (e) {
       throw asThrowable(e);
     }
-    if (backend.name === 'webgpu') {
-      patchWebGpuKernels();
-      watchGpu();
-    }
+    if (backend.name === 'webgpu') watchGpu();
     return backend;
   },
 

@@ -1,12 +1,11 @@
-// Workarounds for @tensorflow/tfjs-backend-webgpu 4.22, applied in the worker after the
-// webgpu backend starts (they belong in engine/backend.ts; see the lead's notes).
+// A guard for @tensorflow/tfjs-backend-webgpu 4.22, installed by initBackend when WebGPU starts.
 //
 // AddN: the webgpu kernel binds every input as a storage buffer, so more than
 // maxStorageBuffersPerShaderStage - 1 inputs (7 on default limits) make an invalid pipeline and,
 // after it, every later command fails. The trainer's global-norm clipping adds one term per
 // LoRA tensor (2 per adapted layer), so any real adapter hits it. Concat already splits its
 // inputs this way; AddN is given the same treatment here.
-import { tf } from '../engine/tf';
+import { tf } from './tf';
 
 type KernelFunc = (args: { inputs: tf.TensorInfo[]; backend: unknown; attrs?: unknown }) => tf.TensorInfo;
 
