@@ -7,6 +7,7 @@ import { AdapterError, exportPeft, importPeft } from '../../src/engine/lora/peft
 import { mergeAdapter, unmergeAdapter } from '../../src/engine/lora/merge';
 import { summedCrossEntropy } from '../../src/engine/train/loss';
 import { mulberry32 } from '../../src/engine/rng';
+import { AdamW } from '../../src/engine/train/optimizer';
 import { TINY_QWEN2, randomWeights } from '../helpers/random-model';
 import { maxRelativeError } from '../helpers/backend-suite';
 
@@ -161,6 +162,18 @@ describe('LoRA on a tiny random qwen2 (bias path), cpu', () => {
     expect(again.weights).toEqual(files.weights);
     expect(again.config).toBe(files.config);
     disposeAdapter(back);
+  });
+
+  it('creating, importing and disposing adapters and optimizers leaves no tensor behind', async () => {
+    const before = tf.memory().numTensors;
+    const fresh = createLoraAdapter(config, { r: 2, alpha: 4, dropout: 0, useRslora: false, targetModules: ['q_proj', 'v_proj'] }, mulberry32(1));
+    const opt = new AdamW(loraVariables(fresh));
+    opt.setState(await opt.getState());
+    const back = await importPeft(await exportPeft(fresh, 'x'), config);
+    opt.dispose();
+    disposeAdapter(fresh);
+    disposeAdapter(back);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('PEFT tensor names and shapes follow PEFT: lora_A [r, in], lora_B [out, r]', async () => {

@@ -2,6 +2,7 @@
 // y = x·Wᵀ + s·(dropout(x)·Aᵀ)·Bᵀ with s = alpha/r (alpha/√r with rsLoRA). PEFT's init:
 // A kaiming-uniform(a=√5), i.e. U(-1/√in, 1/√in); B zero, so a new adapter changes nothing.
 import { tf } from '../tf';
+import { newVariable } from '../variables';
 import type { ModelConfig } from '../model/config';
 
 export interface LoraConfig {
@@ -95,8 +96,8 @@ export function createLoraAdapter(model: ModelConfig, config: LoraConfig, random
     const a = new Float32Array(config.r * inp);
     for (let i = 0; i < a.length; i++) a[i] = (random() * 2 - 1) * bound;
     layers.set(path, {
-      a: tf.variable(tf.tensor2d(a, [config.r, inp]), true, loraVariableName(serial, path, 'A')),
-      b: tf.variable(tf.zeros([out, config.r]), true, loraVariableName(serial, path, 'B')),
+      a: newVariable(() => tf.tensor2d(a, [config.r, inp]), true, loraVariableName(serial, path, 'A')),
+      b: newVariable(() => tf.zeros([out, config.r]), true, loraVariableName(serial, path, 'B')),
     });
   }
   return { config, scaling: loraScaling(config), layers };

@@ -2,6 +2,7 @@
 // adapter_model.safetensors with keys base_model.model.<module>.lora_{A,B}.weight, A [r, in]
 // and B [out, r], metadata {"format": "pt"}. Everything users keep goes through this.
 import { tf } from '../tf';
+import { newVariable } from '../variables';
 import type { ModelConfig } from '../model/config';
 import { bytesSource } from '../model/byte-source';
 import { openSafetensors, writeSafetensors } from '../model/safetensors';
@@ -108,7 +109,8 @@ export async function importPeft(files: PeftFiles, model: ModelConfig): Promise<
             `${ADAPTER_WEIGHTS}: tensor "${key}" has shape [${entry.shape}] but this model with r=${config.r} needs [${shape}] — is the adapter for another model or rank?`,
           );
         }
-        return tf.variable(tf.tensor2d(await st.readFloat32(key), shape), true, loraVariableName(serial, path, which));
+        const data = await st.readFloat32(key);
+        return newVariable(() => tf.tensor2d(data, shape), true, loraVariableName(serial, path, which));
       };
       const a = await read('A', [config.r, inp]);
       const b = await read('B', [out, config.r]).catch((e) => {

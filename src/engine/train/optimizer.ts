@@ -2,6 +2,7 @@
 // corrections folded into the step size and denominator), on the LoRA variables only.
 // TF.js's own Adam differs (eps 1e-7, coupled decay), and resume needs state we can save.
 import { tf } from '../tf';
+import { assignData, newVariable } from '../variables';
 
 export interface AdamWOptions {
   beta1: number;
@@ -27,8 +28,8 @@ export class AdamW {
     private readonly params: tf.Variable[],
     private readonly opts: AdamWOptions = ADAMW_DEFAULTS,
   ) {
-    this.m = params.map((p) => tf.variable(tf.zerosLike(p), false));
-    this.v = params.map((p) => tf.variable(tf.zerosLike(p), false));
+    this.m = params.map((p) => newVariable(() => tf.zerosLike(p), false));
+    this.v = params.map((p) => newVariable(() => tf.zerosLike(p), false));
   }
 
   apply(grads: tf.Tensor[], lr: number): void {
@@ -64,8 +65,8 @@ export class AdamW {
       throw new Error(`optimizer state has ${state.m.length} tensors but the adapter has ${this.m.length}`);
     }
     this.step = state.step;
-    state.m.forEach((d, i) => this.m[i].assign(tf.tensor(d, this.m[i].shape)));
-    state.v.forEach((d, i) => this.v[i].assign(tf.tensor(d, this.v[i].shape)));
+    state.m.forEach((d, i) => assignData(this.m[i], d));
+    state.v.forEach((d, i) => assignData(this.v[i], d));
   }
 
   dispose(): void {

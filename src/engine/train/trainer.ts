@@ -4,6 +4,7 @@
 // Everything random (data order, dropout) is derived from (seed, epoch, step), which is what
 // makes a resumed run repeat the uninterrupted one loss for loss.
 import { tf } from '../tf';
+import { assignData } from '../variables';
 import type { LlamaModel } from '../model/llama';
 import { loraTensors, loraVariables, type LoraAdapter } from '../lora/lora';
 import { makeBatches, type Batch, type BatchExample } from '../data/batches';
@@ -196,7 +197,7 @@ export class Trainer {
       const data = cp.adapter[key];
       if (!data) throw new Error(`checkpoint has no tensor ${key}`);
       if (data.length !== v.size) throw new Error(`checkpoint tensor ${key} has ${data.length} values, expected ${v.size}`);
-      v.assign(tf.tensor(data, v.shape));
+      assignData(v, data);
     }
     this.optimizer.setState(cp.optimizer);
     this.stepsDone = cp.step;
