@@ -172,5 +172,7 @@ export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, 
   }
   if (!tf.util.arraysEqual(inputs.mask.shape, [b, keys])) throw new Error(`causalAttention: mask ${inputs.mask.shape} is not [${b}, ${keys}]`);
   const mask = inputs.mask.dtype === 'int32' ? inputs.mask : inputs.mask.toInt();
-  return runKernel(ATTENTION, { q, k, v, mask }, { scale: 1 / Math.sqrt(d) }) as tf.Tensor3D;
+  const ctx = runKernel(ATTENTION, { q, k, v, mask }, { scale: 1 / Math.sqrt(d) }) as tf.Tensor3D;
+  if (mask !== inputs.mask) mask.dispose();
+  return ctx;
 }

@@ -81,9 +81,4 @@ export function run(backend: object, spec: ProgramSpec, inputs: tf.TensorInfo[],
 export const i32 = (...data: number[]): Uniform => ({ type: 'int32', data });
 export const f32 = (...data: number[]): Uniform => ({ type: 'float32', data });
 
-/** The flat-index preamble of a program with one workgroup per item: `item` and `lane`. */
-export function workgroupItem(wg: number): string {
-  return `let item = index / ${wg};\n  let lane = i32(localIndex);`;
-}
-
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);

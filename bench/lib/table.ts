@@ -93,7 +93,7 @@ export function formatReport(report: BenchReport): string {
   const c = report.config;
   const head =
     `${report.runner} · ${report.createdAt} · git ${report.git.commit?.slice(0, 10) ?? '?'}${report.git.dirty ? ' (dirty)' : ''} · ` +
-    `${c.warmup} warm-up + ${c.steps} timed steps · generation ${c.promptTokens}+${c.newTokens}` +
+    `${c.warmup} warm-up + ${c.steps} timed steps · ${c.generate ? `generation ${c.promptTokens}+${c.newTokens}` : 'no generation'}` +
     (c.peakTflops ? ` · peak ${c.peakTflops} TFLOP/s` : '');
   const backends = report.backends
     .map((b) => `  ${b.name}: ${b.reason}${b.software ? ' [software adapter]' : ''}${b.wasmThreads !== undefined ? ` [${b.wasmThreads} wasm threads]` : ''}`)

@@ -119,6 +119,12 @@ describe('a tiny benchmark run', () => {
     });
     expect(table).toMatch(/stories260K\s+cpu\s+stock\s+2×8 r16/);
   });
+
+  it('skips the fused variant off WebGPU without loading anything', async () => {
+    const { config } = parseBenchArgs(['--models', 'stories260K', '--backends', 'cpu', '--variants', 'fused']);
+    const out = await runBench(config, { counter: null, stories: storiesFromDisk('/nonexistent'), log: () => {}, backendsGiven: true });
+    expect(out.rows.map((r) => [r.variant, r.status])).toEqual([['fused', 'skipped']]);
+  });
 });
 
 describe('distinct-buffer tracking', () => {

@@ -11,6 +11,9 @@ import { setKernelMode } from '../../kernels';
 import { loadStories, referenceGreedy, type ReferenceGreedy } from '../helpers/stories';
 import { batchLogits, maxRelativeError } from '../helpers/backend-suite';
 
+// SwiftShader on two busy cores: a generation takes one to two minutes.
+const SLOW = { timeout: 600_000 };
+
 describe('stories260K on WebGPU with fused kernels', () => {
   let m: LoadedModel;
   let ref: ReferenceGreedy;
@@ -29,18 +32,18 @@ describe('stories260K on WebGPU with fused kernels', () => {
     m?.model.dispose();
   });
 
-  it('greedy continuation equals reference_greedy.json token for token', async () => {
+  it('greedy continuation equals reference_greedy.json token for token', SLOW, async () => {
     const maxNewTokens = ref.greedy_ids.length - ref.prompt_ids.length;
     const out = await generate(m.model, m.tokenizer, ref.prompt_ids, { maxNewTokens });
     expect([...ref.prompt_ids, ...out.ids]).toEqual(ref.greedy_ids);
   });
 
-  it('padded-batch logits agree with cpu within 1e-4 relative', async () => {
+  it('padded-batch logits agree with cpu within 1e-4 relative', SLOW, async () => {
     const got = await batchLogits(m);
     expect(maxRelativeError(cpuLogits, got)).toBeLessThan(1e-4);
   });
 
-  it('KV-cache generation equals generation without a cache (sampled, seeded)', async () => {
+  it('KV-cache generation equals generation without a cache (sampled, seeded)', SLOW, async () => {
     const opts = { maxNewTokens: 24, temperature: 0.9, topP: 0.9, topK: 50, seed: 7 };
     const cached = await generate(m.model, m.tokenizer, 'The little bird', { ...opts, useCache: true });
     const full = await generate(m.model, m.tokenizer, 'The little bird', { ...opts, useCache: false });

@@ -53,6 +53,38 @@ describe('stories260K with fused kernels on WebGPU (Dawn, SwiftShader)', () => {
     expect(maxRelativeError(stock, fused)).toBeLessThan(1e-4);
   });
 
+  it('LoRA gradients with dropout and a non-zero B equal stock within 1e-4', { timeout: 600_000 }, async () => {
+    const batch = makeBatches(train, { batchSize: 2, maxLength: 128, padId: padIdOf(m.tokenizer), seed: 0 })[1];
+    const adapter = createLoraAdapter(m.config, { r: 4, alpha: 16, dropout: 0.2, useRslora: false, targetModules: [...TARGET_PRESETS['all-linear']] }, mulberry32(1));
+    const random = mulberry32(5);
+    for (const l of adapter.layers.values()) l.b.assign(tf.tensor(Float32Array.from({ length: l.b.size }, () => (random() - 0.5) * 0.2), l.b.shape));
+    const step = async (mode: KernelMode) => {
+      setKernelMode(mode);
+      try {
+        const { value, grads } = tf.tidy(() =>
+          tf.variableGrads(() => {
+            const ids = tf.tensor2d(batch.inputIds, [batch.batchSize, batch.seqLen], 'int32');
+            const attentionMask = tf.tensor2d(batch.attentionMask, [batch.batchSize, batch.seqLen], 'int32');
+            const { hidden } = m.model.forward(ids, { attentionMask, adapter, training: true, dropoutSeed: 3 });
+            return summedCrossEntropy(m.model, hidden, batch.targets);
+          }, loraVariables(adapter)),
+        );
+        const out = [await value.data(), ...(await Promise.all(loraVariables(adapter).map((v) => grads[v.name].data())))];
+        tf.dispose([value, ...Object.values(grads)]);
+        return out;
+      } finally {
+        setKernelMode('stock');
+      }
+    };
+    try {
+      const stock = await step('stock');
+      const fused = await step('fused');
+      stock.forEach((g, i) => expect(maxRelativeError(g, fused[i]), `tensor ${i}`).toBeLessThan(1e-4));
+    } finally {
+      disposeAdapter(adapter);
+    }
+  });
+
   it('one forward + backward issues fewer dispatches fused than stock', { timeout: 600_000 }, async () => {
     const batch = makeBatches(train, { batchSize: 2, maxLength: 128, padId: padIdOf(m.tokenizer), seed: 0 })[0];
     const adapter = createLoraAdapter(m.config, { r: 8, alpha: 16, dropout: 0, useRslora: false, targetModules: [...TARGET_PRESETS['all-linear']] }, mulberry32(1));
