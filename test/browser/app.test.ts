@@ -58,6 +58,8 @@ async function lossTable(): Promise<{ step: number; loss: number }[]> {
   const details = page.locator('figure[data-chart="loss"] details');
   if (!(await details.evaluate((d) => (d as HTMLDetailsElement).open))) await details.locator('summary').click();
   const rows = page.locator('table[aria-label="Loss data"] tbody tr');
+  // Opening the table renders its rows on the next frame: wait for them before reading.
+  await rows.first().waitFor({ timeout: 10_000 });
   return rows.evaluateAll((trs) =>
     trs.map((tr) => ({ step: Number(tr.getAttribute('data-step')), loss: Number(tr.querySelectorAll('td')[1]!.getAttribute('data-value')) })),
   );
