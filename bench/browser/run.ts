@@ -2,36 +2,16 @@
 // with Vite, serves it on 127.0.0.1 with stories260K beside it, and runs the benchmark in
 // headless Chromium (playwright-core, /usr/bin/chromium; never `playwright install`) on
 // Chromium's own WebGPU, wasm and cpu. The page returns the rows; this side adds the machine.
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { parseBenchArgs, USAGE, type BenchArgs } from '../lib/args';
 import { SCHEMA, type BenchReport } from '../lib/schema';
 import { formatReport } from '../lib/table';
 import { defaultOutPath, gitInfo, machineInfo, REPO_ROOT, softwareInfo, STORIES_DIR, writeReport } from '../lib/node';
 import type { PageOutcome } from './main';
+import { CHROMIUM_ARGS, serveFolders } from '../../test/helpers/static-server';
 
-export const CHROMIUM_ARGS = [
-  '--enable-unsafe-webgpu',
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--disable-dev-shm-usage',
-];
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.json': 'application/json',
-};
+export { CHROMIUM_ARGS };
 
 export async function buildBenchPage(): Promise<string> {
   const { build } = await import('vite');
@@ -40,37 +20,10 @@ export async function buildBenchPage(): Promise<string> {
   return resolve(REPO_ROOT, 'bench/browser/dist');
 }
 
-/** Serves each prefix from its folder (files only); returns the origin. */
-async function serve(mounts: Record<string, string>): Promise<{ origin: string; close(): Promise<void> }> {
-  const server = createServer(async (req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    const prefix = Object.keys(mounts).find((p) => path.startsWith(p));
-    if (!prefix) return void res.writeHead(404).end('not found');
-    const root = resolve(mounts[prefix]!);
-    let file = normalize(join(root, path.slice(prefix.length)));
-    if (!file.startsWith(root)) return void res.writeHead(403).end();
-    if (path.endsWith('/')) file = join(file, 'index.html');
-    const info = await stat(file).catch(() => null);
-    if (!info?.isFile()) return void res.writeHead(404).end('not found');
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': info.size });
-    createReadStream(file).pipe(res);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
-
 export async function runBrowserBench(args: BenchArgs, log: (line: string) => void): Promise<BenchReport> {
   log('building the bench page (vite)');
   const dist = await buildBenchPage();
-  const server = await serve({ '/bench/': dist, '/models/stories260K/': STORIES_DIR });
+  const server = await serveFolders({ '/bench/': dist, '/models/stories260K/': STORIES_DIR });
   const executablePath = args.chromium ?? process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   const browser = await chromium.launch({ executablePath, headless: !args.headed, args: [...CHROMIUM_ARGS, ...args.chromiumArgs] });
   const machine = machineInfo();

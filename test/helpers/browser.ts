@@ -2,29 +2,16 @@
 // lock in the temp folder), serve it from a sub-path of a static server on 127.0.0.1 (so a
 // relative base is really exercised), and start headless Chromium with real WebGPU on
 // SwiftShader.
-import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { extname, join, normalize, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { REPO_ROOT } from './paths';
+import { CHROMIUM_ARGS, serveFolders } from './static-server';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const SCREENSHOTS = resolve(REPO_ROOT, 'test-results/screenshots');
 export const DOWNLOADS = resolve(REPO_ROOT, 'test-results/downloads');
-
-const CHROMIUM_ARGS = [
-  '--enable-unsafe-webgpu',
-  '--no-sandbox',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-  '--disable-dev-shm-usage',
-];
 
 /** One build per `vitest run`: keyed by the vitest main process, which forks the test workers. */
 function buildDir(): string {
@@ -98,18 +85,6 @@ export async function buildApp(): Promise<string> {
   throw new Error('timed out waiting for the app build');
 }
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.json': 'application/json',
-  '.jsonl': 'application/jsonl',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-};
-
 export interface StaticServer {
   /** The app's URL, ending in "/". */
   url: string;
@@ -117,33 +92,9 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-/** A plain static host: files only, no SPA fallback, no special headers (like most hosts). */
 export async function serveStatic(dir: string, prefix = '/weblora/'): Promise<StaticServer> {
-  const requests: string[] = [];
-  const root = resolve(dir);
-  const server = createServer(async (req, res) => {
-    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    requests.push(path);
-    if (!path.startsWith(prefix)) return void res.writeHead(404).end('not found');
-    let file = normalize(join(root, path.slice(prefix.length)));
-    if (!file.startsWith(root)) return void res.writeHead(403).end();
-    if (path.endsWith('/')) file = join(file, 'index.html');
-    const info = await stat(file).catch(() => null);
-    if (!info?.isFile()) return void res.writeHead(404).end('not found');
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': info.size });
-    createReadStream(file).pipe(res);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}${prefix}`,
-    requests,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+  const server = await serveFolders({ [prefix]: dir });
+  return { url: `${server.origin}${prefix}`, requests: server.requests, close: server.close };
 }
 
 export async function launchBrowser(): Promise<Browser> {
