@@ -6,7 +6,7 @@ import { fusedActive } from './mode';
 import { f32, i32, run, sizeOf } from './program';
 import { runMulti } from './multi';
 import { defineGradient, defineKernel, noGradient, runKernel, runKernelMulti } from './register';
-import { addRmsNormForwardWgsl, rmsNormBackwardWgsl, rmsNormForwardWgsl } from './rmsnorm.wgsl';
+import { rmsNormBackwardWgsl, rmsNormForwardWgsl } from './rmsnorm.wgsl';
 
 export const RMS_NORM = 'WebLoraRmsNorm';
 export const RMS_NORM_GRAD = 'WebLoraRmsNormGrad';
@@ -73,7 +73,7 @@ defineKernel(ADD_RMS_NORM, ({ inputs, backend, attrs }) => {
         { name: 'SUM', shape: outputShape },
         { name: 'Y', shape: outputShape },
       ],
-      code: addRmsNormForwardWgsl(workgroup(s.cols)),
+      code: rmsNormForwardWgsl(workgroup(s.cols), true),
     },
     [x, delta, w],
     [i32(s.rows), i32(s.cols), f32(attrs.eps as number)],

@@ -18,7 +18,14 @@ ${arrays.map((a) => `      ${a}[lane] = ${a}[lane] + ${a}[lane + stride];`).join
     workgroupBarrier();
   }`;
 
-export const rmsNormForwardWgsl = (wg: number) => /* wgsl */ `
+/**
+ * Forward. With `residual` it first forms the residual sum X + DELTA, writes it to SUM (the
+ * stream the next layer adds to) and normalises that into Y, all in one pass.
+ */
+export const rmsNormForwardWgsl = (wg: number, residual = false) => {
+  const input = residual ? 'X[base + c] + DELTA[base + c]' : 'X[base + c]';
+  const out = residual ? 'Y' : 'result';
+  return /* wgsl */ `
 var<workgroup> sumSq : array<f32, ${wg}>;
 
 fn main(index : i32) {
@@ -29,7 +36,7 @@ fn main(index : i32) {
   var s = 0.0;
   if (valid) {
     for (var c = lane; c < uniforms.cols; c = c + ${wg}) {
-      let v = X[base + c];
+      let v = ${input};${residual ? '\n      SUM[base + c] = v;' : ''}
       s = s + v * v;
     }
   }
@@ -38,38 +45,12 @@ fn main(index : i32) {
   let r = inverseSqrt(sumSq[0] / f32(uniforms.cols) + uniforms.eps);
   if (valid) {
     for (var c = lane; c < uniforms.cols; c = c + ${wg}) {
-      result[base + c] = X[base + c] * r * W[c];
+      ${out}[base + c] = (${input}) * r * W[c];
     }
   }
 }
 `;
-
-export const addRmsNormForwardWgsl = (wg: number) => /* wgsl */ `
-var<workgroup> sumSq : array<f32, ${wg}>;
-
-fn main(index : i32) {
-  let row = index / ${wg};
-  let lane = i32(localIndex);
-  let valid = row < uniforms.rows;
-  let base = row * uniforms.cols;
-  var s = 0.0;
-  if (valid) {
-    for (var c = lane; c < uniforms.cols; c = c + ${wg}) {
-      let v = X[base + c] + DELTA[base + c];
-      SUM[base + c] = v;
-      s = s + v * v;
-    }
-  }
-  sumSq[lane] = s;
-  ${reduce(wg, ['sumSq'])}
-  let r = inverseSqrt(sumSq[0] / f32(uniforms.cols) + uniforms.eps);
-  if (valid) {
-    for (var c = lane; c < uniforms.cols; c = c + ${wg}) {
-      Y[base + c] = (X[base + c] + DELTA[base + c]) * r * W[c];
-    }
-  }
-}
-`;
+};
 
 /** With \`residual\`, the input DS (gradient reaching the sum directly) is added to dx. */
 export const rmsNormBackwardWgsl = (wg: number, residual = false) => /* wgsl */ `
