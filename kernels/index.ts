@@ -7,3 +7,4 @@ export { swiglu, swigluStock } from './swiglu';
 export { ropeQkv, ropeQkvStock, type HeadsFirst } from './rope';
 export { loraLinear, loraLinearStock, loraLinearGroup, type LoraPart } from './lora-linear';
 export { causalAttention, causalAttentionStock, attentionBias, type AttentionInputs } from './attention';
+export { lmHeadCrossEntropy, lmHeadCrossEntropyStock } from './cross-entropy';

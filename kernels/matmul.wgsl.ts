@@ -31,14 +31,14 @@ export const MM = { WX: 16, WY: 16, RM: 4, RN: 4, TK: 16 } as const;
 export const TILE_M = MM.WY * MM.RM;
 export const TILE_N = MM.WX * MM.RN;
 
-interface Dims {
+export interface Dims {
   m: string;
   n: string;
   k: string;
 }
 
 /** Accumulates op(P)·op(Q) for the tile at (row0, col0) into `acc`. */
-function segment(s: Segment, d: Dims, acc: string): string {
+export function segment(s: Segment, d: Dims, acc: string): string {
   const { WX, WY, RM, RN, TK } = MM;
   const threads = WX * WY;
   // Loads are laid out so that neighbouring lanes read neighbouring addresses.
@@ -98,7 +98,7 @@ function segment(s: Segment, d: Dims, acc: string): string {
 }
 
 /** Writes the tile's `value` (of i, j, row, col) into `out` [m, n], or via a custom `write`. */
-function store(out: string, d: Pick<Dims, 'm' | 'n'>, value: string, write?: (row: string, col: string, value: string) => string): string {
+export function store(out: string, d: Pick<Dims, 'm' | 'n'>, value: string, write?: (row: string, col: string, value: string) => string): string {
   const { WX, WY, RM, RN } = MM;
   return /* wgsl */ `
   for (var i = 0; i < ${RM}; i = i + 1) {
@@ -112,12 +112,12 @@ function store(out: string, d: Pick<Dims, 'm' | 'n'>, value: string, write?: (ro
   }`;
 }
 
-const shared = /* wgsl */ `
+export const shared = /* wgsl */ `
 var<workgroup> tileP : array<f32, ${TILE_M * MM.TK}>;
 var<workgroup> tileQ : array<f32, ${TILE_N * MM.TK}>;
 `;
 
-const lanes = /* wgsl */ `
+export const lanes = /* wgsl */ `
   let lx = i32(localId.x);
   let ly = i32(localId.y);
   let tid = ly * ${MM.WX} + lx;`;

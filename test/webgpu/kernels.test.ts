@@ -5,11 +5,12 @@ import { tf } from '../../src/engine/tf';
 import { initBackend } from '../../src/engine/backend';
 import { installNodeWebGPU } from '../../src/engine/backend-node';
 import { withKernelMode, type KernelMode } from '../../kernels';
-import { addRmsNorm, causalAttention, loraLinear, loraLinearGroup, ropeQkv, rmsNorm, swiglu } from '../../kernels';
+import { addRmsNorm, causalAttention, lmHeadCrossEntropy, loraLinear, loraLinearGroup, ropeQkv, rmsNorm, swiglu } from '../../kernels';
 import { ADD_RMS_NORM, ADD_RMS_NORM_GRAD, RMS_NORM, RMS_NORM_GRAD } from '../../kernels/rmsnorm';
 import { SWIGLU, SWIGLU_GRAD } from '../../kernels/swiglu';
 import { ROPE_QKV, ROPE_QKV_GRAD } from '../../kernels/rope';
 import { LORA_GRAD_AB, LORA_GRAD_U2, LORA_LINEAR, LORA_LINEAR_DROPOUT, LORA_LINEAR_GROUP, LORA_MATMUL } from '../../kernels/lora-linear';
+import { LM_HEAD_CE, LM_HEAD_CE_GRAD } from '../../kernels/cross-entropy';
 import { ATTENTION, ATTENTION_GRAD_KV, ATTENTION_GRAD_Q, ATTENTION_STATS } from '../../kernels/attention';
 import { maxRelativeError } from '../helpers/backend-suite';
 import { mulberry32 } from '../../src/engine/rng';
@@ -236,5 +237,29 @@ describe('fused causal GQA attention', () => {
       [ATTENTION, ATTENTION_STATS, ATTENTION_GRAD_Q, ATTENTION_GRAD_KV],
     );
     tf.dispose([q, k, v, mask]);
+  });
+});
+
+describe('fused lm_head + cross-entropy', () => {
+  // [rows, hidden, vocab, chunk bytes]: vocab not a multiple of the 64-column tile, rows not a
+  // multiple of the 64-row tile, and backward chunks that split the vocabulary unevenly.
+  it.each([
+    [37, 40, 517, 37 * 4 * 128],
+    [130, 64, 512, 128 * 2 ** 20],
+    [1, 24, 70, 4],
+  ])('rows %i, hidden %i, vocab %i, chunk bytes %i', async (n, h, v, chunkBytes) => {
+    const x = rand([n, h], 41, 2);
+    const w = rand([v, h], 42);
+    const r = mulberry32(43);
+    const labels = Int32Array.from({ length: n }, (_, i) => (i === 0 ? v - 1 : i === 1 ? 0 : Math.floor(r() * v)));
+    await expectSame((a) => lmHeadCrossEntropy(a as tf.Tensor2D, w as tf.Tensor2D, labels, { chunkBytes }), [x], [LM_HEAD_CE, LM_HEAD_CE_GRAD]);
+    tf.dispose([x, w]);
+  });
+
+  it('rejects a label outside the vocabulary, naming its row', () => {
+    const x = tf.zeros([2, 8]) as tf.Tensor2D;
+    const w = tf.zeros([10, 8]) as tf.Tensor2D;
+    expect(() => lmHeadCrossEntropy(x, w, Int32Array.from([3, 10]))).toThrow(/label 10 of row 1/);
+    tf.dispose([x, w]);
   });
 });

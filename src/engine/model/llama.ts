@@ -77,10 +77,14 @@ export class LlamaModel {
 
   /** Vocabulary logits for hidden states [..., hidden] -> [..., vocab]. */
   logits(hidden: tf.Tensor): tf.Tensor {
-    const head = this.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
     const flat = hidden.reshape([-1, this.config.hiddenSize]);
-    const logits = tf.matMul(flat, this.w(head), false, true);
+    const logits = tf.matMul(flat, this.headWeight(), false, true);
     return logits.reshape([...hidden.shape.slice(0, -1), this.config.vocabSize]);
+  }
+
+  /** The lm_head weight [vocab, hidden] (the embedding matrix when tied). */
+  headWeight(): tf.Tensor2D {
+    return this.w(this.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight') as tf.Tensor2D;
   }
 
   dispose(): void {

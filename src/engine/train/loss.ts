@@ -3,6 +3,7 @@
 import { tf } from '../tf';
 import type { LlamaModel } from '../model/llama';
 import { selectRows } from './select-rows';
+import { lmHeadCrossEntropy } from '../../../kernels';
 
 /** Flat indices (b·T + t) of the positions with a target, and those targets. */
 export function trainedPositions(targets: Int32Array): { rows: Int32Array; labels: Int32Array } {
@@ -20,16 +21,14 @@ export function trainedPositions(targets: Int32Array): { rows: Int32Array; label
   return { rows, labels };
 }
 
-/** Σ over trained positions of −log p(target); hidden is [B, T, H]. */
+/**
+ * Σ over trained positions of −log p(target); hidden is [B, T, H]. With the fused kernels on,
+ * the lm_head and the cross-entropy run as one op that never holds [rows, vocab] logits.
+ */
 export function summedCrossEntropy(model: LlamaModel, hidden: tf.Tensor3D, targets: Int32Array): tf.Scalar {
   const { rows, labels } = trainedPositions(targets);
   if (rows.length === 0) return tf.scalar(0);
   const [b, t, h] = hidden.shape;
   const picked = selectRows(hidden.reshape([b * t, h]), rows);
-  const logits = model.logits(picked) as tf.Tensor2D;
-  const vocab = logits.shape[1];
-  const flatIdx = new Int32Array(rows.length);
-  for (let i = 0; i < rows.length; i++) flatIdx[i] = i * vocab + labels[i];
-  const targetLogits = selectRows(logits.reshape([-1, 1]), flatIdx).reshape([-1]);
-  return tf.logSumExp(logits, 1).sub(targetLogits).sum() as tf.Scalar;
+  return lmHeadCrossEntropy(picked, model.headWeight(), labels).sum() as tf.Scalar;
 }
