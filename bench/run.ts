@@ -5,7 +5,7 @@ import { tf } from '../src/engine/tf';
 import { installNodeWebGPU } from '../src/engine/backend-node';
 import { parseBenchArgs, USAGE, type BenchArgs } from './lib/args';
 import { runBench } from './lib/bench';
-import { installDispatchCounter } from './lib/dispatch';
+import { executeDispatches, installDispatchCounter } from './lib/dispatch';
 import { SCHEMA, type BenchReport } from './lib/schema';
 import { formatReport } from './lib/table';
 import { defaultOutPath, gitInfo, machineInfo, softwareInfo, storiesFromDisk, writeReport } from './lib/node';
@@ -15,6 +15,10 @@ export async function runNodeBench(args: BenchArgs, log: (line: string) => void)
   tf.enableProdMode();
   if (config.backends.includes('webgpu')) await installNodeWebGPU({ swiftshader: config.swiftshader });
   const counter = installDispatchCounter();
+  if (config.countOnly) {
+    if (!counter) throw new Error('--count-only: this environment has no WebGPU classes to count');
+    executeDispatches(false);
+  }
   const machine = machineInfo();
   const outcome = await runBench(config, { counter, stories: storiesFromDisk(), log, backendsGiven: args.backendsGiven });
   return {

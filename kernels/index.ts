@@ -8,3 +8,4 @@ export { ropeQkv, ropeQkvStock, type HeadsFirst } from './rope';
 export { loraLinear, loraLinearStock, loraLinearGroup, type LoraPart } from './lora-linear';
 export { causalAttention, causalAttentionStock, attentionBias, type AttentionInputs } from './attention';
 export { lmHeadCrossEntropy, lmHeadCrossEntropyStock } from './cross-entropy';
+export { sumOfSquares, adamwUpdate, type AdamWStep } from './adamw';

@@ -21,6 +21,8 @@ export const USAGE = `npm run bench -- [flags]
   --swiftshader        WebGPU on SwiftShader (CPU Vulkan) in Node; accept software adapters
   --no-profile         skip the tf.profile step (peak bytes, kernel count)
   --no-generate        skip prefill/decode
+  --count-only         WebGPU: count dispatches and tensor bytes of real steps without running
+                       the GPU work (for big shapes on SwiftShader); no timings, no generation
   --browser            run in headless Chromium (playwright-core) instead of Node
   --chromium PATH      Chromium binary (default $CHROMIUM_PATH or /usr/bin/chromium)
   --chromium-arg ARG   extra Chromium flag (repeatable), e.g. --chromium-arg=--enable-features=Vulkan
@@ -143,6 +145,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       case '--no-profile':
         config.profile = false;
         break;
+      case '--count-only':
+        config.countOnly = true;
+        config.generate = false;
+        break;
       case '--no-generate':
         config.generate = false;
         break;
@@ -165,6 +171,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       default:
         throw new Error(`unknown flag "${flag}"\n\n${USAGE}`);
     }
+  }
+  if (config.countOnly) {
+    if (args.browser) throw new Error('--count-only runs in Node only');
+    if (!args.backendsGiven) config.backends = ['webgpu'];
+    else if (config.backends.some((b) => b !== 'webgpu')) throw new Error('--count-only counts WebGPU dispatches: use it with --backends webgpu');
   }
   return args;
 }

@@ -3,6 +3,13 @@
 // (submit) are wrapped once, on the browser's globals or on Dawn's (installNodeWebGPU copies
 // them onto globalThis), so every pass encoder any backend or custom kernel makes is counted.
 // Counting costs one increment per call and stays on; callers read differences.
+//
+// `executeDispatches(false)` makes the wrapped dispatch calls count and return without reaching
+// the device (`--count-only`): the engine still builds every pipeline, binds every buffer and
+// issues every dispatch it would, so the counts (and TF.js's tensor-byte accounting) are those of
+// a real step, for shapes that would take minutes a step on a software adapter. Results and
+// timings of such a run are meaningless; the test in test/unit/bench.test.ts checks that the
+// counts equal a real run's.
 
 export interface GpuCounts {
   dispatches: number;
@@ -14,6 +21,7 @@ const MARK = Symbol.for('weblora.bench.dispatchCounter');
 
 interface CounterState {
   counts: GpuCounts;
+  execute: boolean;
 }
 
 type Proto = Record<string | symbol, unknown>;
@@ -23,11 +31,12 @@ function protoOf(name: string): Proto | null {
   return ctor?.prototype ?? null;
 }
 
-function wrap(proto: Proto, method: string, bump: () => void): boolean {
+function wrap(proto: Proto, method: string, bump: () => void, execute: () => boolean = () => true): boolean {
   const original = proto[method];
   if (typeof original !== 'function') return false;
   proto[method] = function (this: unknown, ...args: unknown[]) {
     bump();
+    if (!execute()) return undefined;
     return (original as (...a: unknown[]) => unknown).apply(this, args);
   };
   return true;
@@ -44,13 +53,22 @@ export function installDispatchCounter(): GpuCounts | null {
   const pass = protoOf('GPUComputePassEncoder');
   const queue = protoOf('GPUQueue');
   if (!pass || !queue) return null;
-  const counts: GpuCounts = { dispatches: 0, indirectDispatches: 0, submits: 0 };
-  const ok = wrap(pass, 'dispatchWorkgroups', () => counts.dispatches++);
-  wrap(pass, 'dispatchWorkgroupsIndirect', () => counts.indirectDispatches++);
+  const state: CounterState = { counts: { dispatches: 0, indirectDispatches: 0, submits: 0 }, execute: true };
+  const counts = state.counts;
+  const execute = () => state.execute;
+  const ok = wrap(pass, 'dispatchWorkgroups', () => counts.dispatches++, execute);
+  wrap(pass, 'dispatchWorkgroupsIndirect', () => counts.indirectDispatches++, execute);
   wrap(queue, 'submit', () => counts.submits++);
   if (!ok) return null;
-  g[MARK] = { counts };
+  g[MARK] = state;
   return counts;
+}
+
+/** Whether counted dispatches also run on the device (see the top of this file). */
+export function executeDispatches(on: boolean): void {
+  const state = (globalThis as Record<symbol, CounterState | undefined>)[MARK];
+  if (!state) throw new Error('executeDispatches: installDispatchCounter() first');
+  state.execute = on;
 }
 
 export function snapshot(c: GpuCounts): GpuCounts {

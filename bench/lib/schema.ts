@@ -130,6 +130,8 @@ export interface BenchConfig {
   swiftshader: boolean;
   profile: boolean;
   generate: boolean;
+  /** Dispatches counted but not executed (bench/lib/dispatch.ts): counts and bytes only, no timings. */
+  countOnly?: boolean;
 }
 
 export interface BenchReport {

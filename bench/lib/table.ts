@@ -37,18 +37,20 @@ const COLUMNS = [
   'decode tok/s',
 ] as const;
 
-export function rowCells(r: BenchRow): string[] {
+export function rowCells(r: BenchRow, countOnly = false): string[] {
   const shape = `${r.shape.batch}×${r.shape.seq} r${r.shape.rank}`;
   if (r.status !== 'ok') return [r.model, r.backend, r.variant, shape, `${r.status}: ${r.error ?? ''}`];
+  // A count-only run executed no GPU work: its timings say nothing.
+  const timing = (s: string) => (countOnly ? 'n/a' : s);
   return [
     r.model,
     r.backend,
     r.variant,
     shape,
-    fmt(r.train?.tokensPerSec),
-    fmt(r.train?.stepMsMedian, 0),
-    tflops(r.train?.tflops),
-    pct(r.train?.mfu),
+    timing(fmt(r.train?.tokensPerSec)),
+    timing(fmt(r.train?.stepMsMedian, 0)),
+    timing(tflops(r.train?.tflops)),
+    timing(pct(r.train?.mfu)),
     r.memory ? fmt(r.memory.peakBytes / MiB) : '-',
     r.memory ? fmt(r.memory.stepPeakBytes / MiB) : '-',
     r.memory ? fmt(r.memory.stepPeakBufferBytes / MiB) : '-',
@@ -59,8 +61,8 @@ export function rowCells(r: BenchRow): string[] {
   ];
 }
 
-export function formatTable(rows: readonly BenchRow[]): string {
-  const lines = rows.map(rowCells);
+export function formatTable(rows: readonly BenchRow[], countOnly = false): string {
+  const lines = rows.map((r) => rowCells(r, countOnly));
   const widths = COLUMNS.map((h, i) => Math.max(h.length, ...lines.map((l) => (l.length === COLUMNS.length ? (l[i] ?? '').length : 0))));
   const pad = (cells: readonly string[]) =>
     cells.length === COLUMNS.length
@@ -71,7 +73,7 @@ export function formatTable(rows: readonly BenchRow[]): string {
 }
 
 /** Ratios of each non-stock variant to stock on the same model and backend. */
-export function formatComparisons(rows: readonly BenchRow[]): string {
+export function formatComparisons(rows: readonly BenchRow[], countOnly = false): string {
   const out: string[] = [];
   const ok = rows.filter((r) => r.status === 'ok');
   for (const r of ok) {
@@ -80,7 +82,7 @@ export function formatComparisons(rows: readonly BenchRow[]): string {
     if (!base?.train || !r.train) continue;
     const ratio = (a?: number | null, b?: number | null) => (a && b ? (a / b).toFixed(2) + '×' : '-');
     out.push(
-      `${r.model} ${r.backend}: ${r.variant} ÷ stock — tokens/s ${ratio(r.train.tokensPerSec, base.train.tokensPerSec)}, ` +
+      `${r.model} ${r.backend}: ${r.variant} ÷ stock — ${countOnly ? '' : `tokens/s ${ratio(r.train.tokensPerSec, base.train.tokensPerSec)}, `}` +
         `dispatches ${ratio(r.counts?.dispatchesPerStep, base.counts?.dispatchesPerStep)}, ` +
         `step peak bytes ${ratio(r.memory?.stepPeakBytes, base.memory?.stepPeakBytes)} ` +
         `(distinct buffers ${ratio(r.memory?.stepPeakBufferBytes, base.memory?.stepPeakBufferBytes)})`,
@@ -94,10 +96,11 @@ export function formatReport(report: BenchReport): string {
   const head =
     `${report.runner} · ${report.createdAt} · git ${report.git.commit?.slice(0, 10) ?? '?'}${report.git.dirty ? ' (dirty)' : ''} · ` +
     `${c.warmup} warm-up + ${c.steps} timed steps · ${c.generate ? `generation ${c.promptTokens}+${c.newTokens}` : 'no generation'}` +
-    (c.peakTflops ? ` · peak ${c.peakTflops} TFLOP/s` : '');
+    (c.peakTflops ? ` · peak ${c.peakTflops} TFLOP/s` : '') +
+    (c.countOnly ? ' · COUNT-ONLY: dispatches counted, not executed; no timings' : '');
   const backends = report.backends
     .map((b) => `  ${b.name}: ${b.reason}${b.software ? ' [software adapter]' : ''}${b.wasmThreads !== undefined ? ` [${b.wasmThreads} wasm threads]` : ''}`)
     .join('\n');
-  const cmp = formatComparisons(report.rows);
-  return [head, backends, '', formatTable(report.rows), ...(cmp ? ['', cmp] : [])].join('\n');
+  const cmp = formatComparisons(report.rows, !!c.countOnly);
+  return [head, backends, '', formatTable(report.rows, !!c.countOnly), ...(cmp ? ['', cmp] : [])].join('\n');
 }

@@ -42,14 +42,14 @@ describe('stories260K with fused kernels on WebGPU (Dawn, SwiftShader)', () => {
   });
 
   // SwiftShader runs a step in ~20–30 s on two cores.
-  it('first 3 training losses equal those of stock ops within 1e-4', { timeout: 900_000 }, async () => {
+  it('first 5 training losses equal those of stock ops within 1e-4', { timeout: 900_000 }, async () => {
     expect(getKernelMode()).toBe('stock');
-    const stock = await firstLosses(m, train, 3);
+    const stock = await firstLosses(m, train, 5);
     setKernelMode('fused');
-    const fused = await firstLosses(m, train, 3);
+    const fused = await firstLosses(m, train, 5);
     setKernelMode('stock');
     console.log(`first losses: stock ${stock.join(', ')}; fused ${fused.join(', ')}`);
-    expect(fused.length).toBe(3);
+    expect(fused.length).toBe(5);
     expect(maxRelativeError(stock, fused)).toBeLessThan(1e-4);
   });
 

@@ -11,6 +11,9 @@ import { SWIGLU, SWIGLU_GRAD } from '../../kernels/swiglu';
 import { ROPE_QKV, ROPE_QKV_GRAD } from '../../kernels/rope';
 import { LORA_GRAD_AB, LORA_GRAD_U2, LORA_LINEAR, LORA_LINEAR_DROPOUT, LORA_LINEAR_GROUP, LORA_MATMUL } from '../../kernels/lora-linear';
 import { LM_HEAD_CE, LM_HEAD_CE_GRAD } from '../../kernels/cross-entropy';
+import { ADAMW, SUM_SQUARES } from '../../kernels/adamw';
+import { AdamW } from '../../src/engine/train/optimizer';
+import { newVariable } from '../../src/engine/variables';
 import { ATTENTION, ATTENTION_GRAD_KV, ATTENTION_GRAD_Q, ATTENTION_STATS } from '../../kernels/attention';
 import { maxRelativeError } from '../helpers/backend-suite';
 import { mulberry32 } from '../../src/engine/rng';
@@ -261,5 +264,44 @@ describe('fused lm_head + cross-entropy', () => {
     const w = tf.zeros([10, 8]) as tf.Tensor2D;
     expect(() => lmHeadCrossEntropy(x, w, Int32Array.from([3, 10]))).toThrow(/label 10 of row 1/);
     tf.dispose([x, w]);
+  });
+});
+
+describe('fused optimizer step (global-norm clipping + AdamW)', () => {
+  // 14 variables of odd sizes: three Σ g² dispatches, the last one partial.
+  const shapes = Array.from({ length: 14 }, (_, i) => (i % 2 ? [3 + i, 17] : [8, 5 + 3 * i]));
+
+  async function run(mode: KernelMode, maxNorm: number): Promise<{ params: Float32Array[]; norms: number[]; kernels: string[] }> {
+    const vars = shapes.map((s, i) => newVariable(() => rand(s, 100 + i), true));
+    const opt = new AdamW(vars, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
+    const norms: number[] = [];
+    let kernels: string[] = [];
+    for (let step = 0; step < 3; step++) {
+      const grads = shapes.map((s, i) => rand(s, 1000 * step + i, 0.5));
+      const profile = await tf.profile(() => {
+        const n = withKernelMode(mode, () => opt.clipAndApply(grads, 1e-2 * (step + 1), maxNorm));
+        return n;
+      });
+      norms.push((await (profile.result as tf.Tensor).data())[0]);
+      (profile.result as tf.Tensor).dispose();
+      kernels = profile.kernelNames;
+      tf.dispose(grads);
+    }
+    const params = await Promise.all(vars.map(async (v) => (await v.data()) as Float32Array));
+    opt.dispose();
+    tf.dispose(vars);
+    return { params, norms, kernels };
+  }
+
+  it.each([[1], [100], [0]])('max norm %d equals the stock optimizer within 1e-5', async (maxNorm) => {
+    const before = tf.memory().numTensors;
+    const stock = await run('stock', maxNorm);
+    const fused = await run('fused', maxNorm);
+    expect(fused.kernels).toContain(ADAMW);
+    expect(fused.kernels).toContain(SUM_SQUARES);
+    expect(stock.kernels).not.toContain(ADAMW);
+    expect(maxRelativeError(Float32Array.from(stock.norms), Float32Array.from(fused.norms))).toBeLessThan(1e-5);
+    stock.params.forEach((p, i) => expect(maxRelativeError(p, fused.params[i]), `variable ${i}`).toBeLessThan(1e-5));
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -9,7 +9,7 @@ import type { LlamaModel } from '../model/llama';
 import { loraTensors, loraVariables, type LoraAdapter } from '../lora/lora';
 import { makeBatches, type Batch, type BatchExample } from '../data/batches';
 import { summedCrossEntropy } from './loss';
-import { AdamW, ADAMW_DEFAULTS, clipByGlobalNorm, type AdamWState } from './optimizer';
+import { AdamW, ADAMW_DEFAULTS, type AdamWState } from './optimizer';
 import { learningRate, type ScheduleKind } from './schedule';
 import type { TrainEvent } from './events';
 import { evaluate } from './evaluate';
@@ -256,11 +256,7 @@ export class Trainer {
       lossSum = next.loss as tf.Scalar;
       grads = next.grads;
     });
-    const normT = tf.tidy(() => {
-      const { grads: clipped, norm } = clipByGlobalNorm(grads!, o.maxGradNorm);
-      this.optimizer.apply(clipped, lr);
-      return norm;
-    });
+    const normT = this.optimizer.clipAndApply(grads!, lr, o.maxGradNorm);
     const [loss, gradNorm] = await Promise.all([lossSum.data(), normT.data()]);
     tf.dispose([lossSum, normT, ...grads!]);
     this.stepsDone++;

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Runs the benchmark on a bare x86-64 GPU machine (root, python3 + PyTorch, CUDA driver, no Node,
+# no network) from the repo root, with .gpu-bundle/ made by bench/gpu/pack.sh. Writes into $OUT
+# (default ./bench-gpu-out): run.log, table.txt, results.json (every report) and raw.tar.gz (one
+# report per run). Few files on purpose: the GPU tool brings back at most 8.
+#
+#   PHASES="webgpu torch"   which phases (webgpu: Node + Dawn, stock and fused kernels; torch: bench/torch_peer.py)
+#   MODELS="smollm2-135m smollm2-360m qwen2.5-0.5b stories260K"   in this order, while the budget lasts
+#   VARIANTS="stock fused"  STEPS=5 WARMUP=2  SEQ= BATCH= (empty: the bench's 256, 8)  BENCH_ARGS=
+#   TORCH_STEPS=10 TORCH_WARMUP=3 TORCH_DEVICE=cuda TORCH_ARGS=
+#   PEAK_TFLOPS=67 (H100/H200 fp32 without tensor cores)  PEAK_TFLOPS_BF16=989 (dense bf16)
+#   BUDGET_S=540 the whole script (the GPU tool kills a command at 600 s); WEBGPU_TIMEOUT_S=180 and
+#   TORCH_TIMEOUT_S=150 one run; TORCH_RESERVE_S=100 kept for the torch phase while webgpu runs
+#   ALLOW_SOFTWARE=1 accept a software WebGPU adapter (SwiftShader: only for checking the script)
+#   ALLOW_STALE=1 run a bundle older than the tree's sources
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+REPO=$PWD
+B=$REPO/.gpu-bundle
+WORK=${WORK:-/tmp/weblora-gpu}
+OUT=${OUT:-$REPO/bench-gpu-out}
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+RAW=$OUT/raw
+mkdir -p "$RAW"
+exec > >(tee -a "$OUT/run.log") 2>&1
+
+PHASES=${PHASES:-webgpu torch}
+MODELS=${MODELS:-smollm2-135m smollm2-360m qwen2.5-0.5b stories260K}
+VARIANTS=${VARIANTS:-stock fused}
+STEPS=${STEPS:-5} WARMUP=${WARMUP:-2}
+TORCH_STEPS=${TORCH_STEPS:-10} TORCH_WARMUP=${TORCH_WARMUP:-3} TORCH_DEVICE=${TORCH_DEVICE:-cuda}
+PEAK_TFLOPS=${PEAK_TFLOPS:-67} PEAK_TFLOPS_BF16=${PEAK_TFLOPS_BF16:-989}
+BUDGET_S=${BUDGET_S:-540} WEBGPU_TIMEOUT_S=${WEBGPU_TIMEOUT_S:-180} TORCH_TIMEOUT_S=${TORCH_TIMEOUT_S:-150}
+TORCH_RESERVE_S=${TORCH_RESERVE_S:-100} MIN_RUN_S=30
+read -ra BENCH_EXTRA <<<"${BENCH_ARGS:-}"
+read -ra TORCH_EXTRA <<<"${TORCH_ARGS:-}"
+SHAPE=()
+if [ -n "${SEQ:-}" ]; then SHAPE+=(--seq "$SEQ"); fi
+if [ -n "${BATCH:-}" ]; then SHAPE+=(--batch "$BATCH"); fi
+has_phase() { [[ " $PHASES " == *" $1 "* ]]; }
+die() { echo "run.sh: FAILED: $*" >&2; exit 1; }
+echo "== run.sh $(date -u +%FT%TZ) on $(hostname): PHASES='$PHASES' MODELS='$MODELS' VARIANTS='$VARIANTS' steps $WARMUP+$STEPS shape '${SHAPE[*]:-default}' budget ${BUDGET_S}s"
+
+[ -f "$B/git.json" ] || die "$B missing: run bench/gpu/pack.sh where Node is, and carry .gpu-bundle"
+# The bundle is a build of the sources: a tree edited since pack.sh would be measured with old code.
+if ! (cd "$REPO" && sha256sum -c --quiet "$B/sources.sha256"); then
+  [ "${ALLOW_STALE:-}" = 1 ] || die "the bundle is older than the sources above: run bench/gpu/pack.sh again (or ALLOW_STALE=1)"
+  echo "WARNING: stale bundle accepted (ALLOW_STALE=1)"
+fi
+echo "bundle: $(cat "$B/git.json")"
+
+# --- Node and the bundle, unpacked under $WORK ---------------------------------------------------
+unxz_c() { # xz -dc, or Python's lzma where xz is not installed
+  if command -v xz >/dev/null; then xz -dc "$1"; else python3 -c 'import lzma,shutil,sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"; fi
+}
+NODE=$WORK/bin/node
+want=$(cut -d' ' -f1 "$B/node.sha256")
+if ! { [ -x "$NODE" ] && [ "$(sha256sum "$NODE" | cut -d' ' -f1)" = "$want" ]; }; then
+  mkdir -p "$WORK/bin"
+  if [ -f "$B/node.xz" ]; then unxz_c "$B/node.xz" >"$NODE.tmp"; else zstd -dc --long=27 "$B/node.zst" >"$NODE.tmp"; fi
+  [ "$(sha256sum "$NODE.tmp" | cut -d' ' -f1)" = "$want" ] || die "node binary does not match node.sha256"
+  chmod +x "$NODE.tmp" && mv "$NODE.tmp" "$NODE"
+fi
+echo "node $("$NODE" --version) at $NODE"
+# Layout the bundle expects: bench.mjs two folders below a "repo" root (test/helpers/paths.ts's
+# REPO_ROOT), stories260K at <root>/../shared/models, and webgpu in <root>/node_modules.
+APP=$WORK/repo/bench/gpu
+rm -rf "$WORK/repo" && mkdir -p "$APP" "$WORK/shared/models"
+cp "$B"/app/* "$APP/"
+unxz_c "$B/node_modules.tar.xz" | tar -C "$WORK/repo" -xf -
+ln -sfn "$B/models/stories260K" "$WORK/shared/models/stories260K"
+
+# --- The GPU: driver, Vulkan loader and ICD, WebGPU adapter --------------------------------------
+if command -v nvidia-smi >/dev/null; then timeout 30 nvidia-smi || echo "nvidia-smi failed"; else echo "nvidia-smi: not found"; fi
+if has_phase webgpu; then
+  # Dawn dlopens libvulkan.so.1; the machine's image may lack it (debs from pack.sh or .gl/).
+  if ! ldconfig -p | grep 'libvulkan\.so\.1' >/dev/null; then
+    debs=("$B"/debs/*.deb .gl/*.deb)
+    for f in "${debs[@]}"; do if [ -f "$f" ]; then echo "installing $f"; dpkg -x "$f" /; fi; done
+    ldconfig
+    ldconfig -p | grep 'libvulkan\.so\.1' >/dev/null || die "no Vulkan loader (libvulkan.so.1) and no .deb to install it"
+  fi
+  # NVIDIA's ICD sits outside the loader's search path on these machines; a caller's choice wins.
+  if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ]; then
+    icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+    [ -f "$icd" ] || icd=$(find /usr/share/vulkan /etc/vulkan -name 'nvidia_icd*.json' 2>/dev/null | head -n1 || true)
+    if [ -n "$icd" ]; then export VK_DRIVER_FILES=$icd VK_ICD_FILENAMES=$icd; else echo "WARNING: no nvidia_icd.json found; Dawn gets the loader's default drivers"; fi
+  fi
+  echo "Vulkan driver: ${VK_DRIVER_FILES:-${VK_ICD_FILENAMES:-loader default}}"
+  rc=0; timeout 60 "$NODE" "$APP/adapter.mjs" || rc=$?
+  case $rc in
+    0) ;;
+    3) die "WebGPU adapter is a SOFTWARE one (above): GPU figures would be meaningless (ALLOW_SOFTWARE=1 to run anyway)" ;;
+    *) die "no usable WebGPU adapter (adapter.mjs exit $rc)" ;;
+  esac
+fi
+
+# --- Guarded runs --------------------------------------------------------------------------------
+REPORTS=() FAILED=() SKIPPED=()
+guard() { # guard NAME JSON LIMIT_S RESERVE_S CMD...: runs CMD under a timeout that fits the budget
+  local name=$1 json=$2 limit=$3 reserve=$4 rc=0; shift 4
+  local t=$((BUDGET_S - SECONDS - reserve))
+  if ((t > limit)); then t=$limit; fi
+  if ((t < MIN_RUN_S)); then echo "== $name: SKIPPED (${t}s left of the ${BUDGET_S}s budget)"; SKIPPED+=("$name"); return 0; fi
+  echo "== $name (timeout ${t}s, ${SECONDS}s elapsed)"
+  timeout -k 10 "$t" "$@" || rc=$?
+  if ((rc == 124 || rc == 137)); then echo "== $name: TIMED OUT after ${t}s"; FAILED+=("$name (timeout)")
+  elif ((rc != 0)); then echo "== $name: exit $rc"; FAILED+=("$name (exit $rc)"); fi
+  if [ -f "$json" ]; then REPORTS+=("$json"); fi
+}
+
+if has_phase webgpu; then
+  reserve=0
+  if has_phase torch; then reserve=$TORCH_RESERVE_S; fi
+  for m in $MODELS; do
+    for v in $VARIANTS; do
+      json=$RAW/webgpu-$m-$v.json
+      guard "webgpu $m $v" "$json" "$WEBGPU_TIMEOUT_S" "$reserve" \
+        "$NODE" "$APP/bench.mjs" --models "$m" --backends webgpu --variants "$v" --steps "$STEPS" --warmup "$WARMUP" \
+        --peak-tflops "$PEAK_TFLOPS" "${SHAPE[@]}" "${BENCH_EXTRA[@]}" --out "$json"
+    done
+  done
+fi
+
+if has_phase torch; then
+  if ! torch_info=$(python3 -c 'import torch; print(torch.__version__, "cuda" if torch.cuda.is_available() else "no-cuda")' 2>&1); then
+    echo "== torch: SKIPPED: python3 cannot import torch (${torch_info##*$'\n'})"; SKIPPED+=("torch (no torch)")
+  elif [ "$TORCH_DEVICE" = cuda ] && [[ $torch_info != *" cuda" ]]; then
+    echo "== torch: SKIPPED: torch $torch_info sees no CUDA device"; SKIPPED+=("torch (no CUDA)")
+  else
+    echo "torch $torch_info"
+    export PYTHONUNBUFFERED=1   # its progress lines reach run.log as they happen
+    for m in $MODELS; do
+      json=$RAW/torch-$m.json
+      guard "torch $m" "$json" "$TORCH_TIMEOUT_S" 0 \
+        python3 bench/torch_peer.py --models "$m" --steps "$TORCH_STEPS" --warmup "$TORCH_WARMUP" --device "$TORCH_DEVICE" \
+        --peak-tflops "$PEAK_TFLOPS" --peak-tflops-bf16 "$PEAK_TFLOPS_BF16" "${SHAPE[@]}" "${TORCH_EXTRA[@]}" --out "$json"
+    done
+  fi
+fi
+
+# --- One table over every report -----------------------------------------------------------------
+echo
+if ((${#REPORTS[@]})); then
+  "$NODE" "$APP/table.mjs" --git "$B/git.json" --combined "$OUT/results.json" "${REPORTS[@]}" | tee "$OUT/table.txt"
+else
+  echo "no reports"
+fi
+tar -C "$OUT" -czf "$OUT/raw.tar.gz" raw && rm -rf "$RAW"
+echo
+echo "== done in ${SECONDS}s: ${#REPORTS[@]} reports in $OUT (results.json, table.txt, run.log, raw.tar.gz)"
+if ((${#SKIPPED[@]})); then printf '   skipped: %s\n' "${SKIPPED[@]}"; fi
+if ((${#FAILED[@]})); then printf '   FAILED: %s\n' "${FAILED[@]}"; exit 1; fi
