@@ -66,9 +66,9 @@ echo "node $("$NODE" --version) at $NODE"
 # Layout the bundle expects: bench.mjs two folders below a "repo" root (test/helpers/paths.ts's
 # REPO_ROOT), stories260K at <root>/../shared/models, and webgpu in <root>/node_modules.
 APP=$WORK/repo/bench/gpu
-rm -rf "$WORK/repo" && mkdir -p "$APP" "$WORK/shared/models"
+rm -rf "$WORK/repo" && mkdir -p "$APP" "$WORK/repo/node_modules" "$WORK/shared/models"
 cp "$B"/app/* "$APP/"
-unxz_c "$B/node_modules.tar.xz" | tar -C "$WORK/repo" -xf -
+unxz_c "$B/node_modules.tar.xz" | tar -C "$WORK/repo/node_modules" -xf -
 ln -sfn "$B/models/stories260K" "$WORK/shared/models/stories260K"
 
 # --- The GPU: driver, Vulkan loader and ICD, WebGPU adapter --------------------------------------

@@ -6,17 +6,9 @@ import { initBackend, type BackendName } from '../../src/engine/backend';
 import { generate } from '../../src/engine/generate/generate';
 import type { LoadedModel } from '../../src/engine/model/load';
 import { loadStories, referenceGreedy, type ReferenceGreedy } from './stories';
+import { maxRelativeError } from './numerics';
 
-/** max|a−b| relative to the largest magnitude in the reference. */
-export function maxRelativeError(ref: ArrayLike<number>, got: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff = Math.max(diff, Math.abs(ref[i] - got[i]));
-    scale = Math.max(scale, Math.abs(ref[i]));
-  }
-  return diff / scale;
-}
+export { maxRelativeError };
 
 /** Logits of a padded batch of two prompts, read back to the host (async: WebGPU has no sync read in Node). */
 export async function batchLogits(m: LoadedModel): Promise<Float32Array> {

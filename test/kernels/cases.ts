@@ -1,0 +1,305 @@
+// Every fused kernel equals the stock TF.js composition it replaces — forward and gradients —
+// over odd shapes, on whichever WebGPU the caller set up: Dawn on SwiftShader in Node
+// (test/webgpu/kernels.test.ts) and Chromium's own WebGPU (test/chromium/kernels.test.ts).
+// Browser-safe: no Node modules here.
+import { describe, expect, it } from 'vitest';
+import { tf } from '../../src/engine/tf';
+import { withKernelMode, type KernelMode } from '../../kernels';
+import { addRmsNorm, causalAttention, lmHeadCrossEntropy, loraLinear, loraLinearGroup, ropeQkv, rmsNorm, swiglu } from '../../kernels';
+import { ADD_RMS_NORM, ADD_RMS_NORM_GRAD, RMS_NORM, RMS_NORM_GRAD } from '../../kernels/rmsnorm';
+import { SWIGLU, SWIGLU_GRAD } from '../../kernels/swiglu';
+import { ROPE_QKV, ROPE_QKV_GRAD } from '../../kernels/rope';
+import { LORA_GRAD_AB, LORA_GRAD_U2, LORA_LINEAR, LORA_LINEAR_DROPOUT, LORA_LINEAR_GROUP, LORA_MATMUL } from '../../kernels/lora-linear';
+import { LM_HEAD_CE, LM_HEAD_CE_GRAD } from '../../kernels/cross-entropy';
+import { ADAMW, SUM_SQUARES } from '../../kernels/adamw';
+import { AdamW } from '../../src/engine/train/optimizer';
+import { newVariable } from '../../src/engine/variables';
+import { ATTENTION, ATTENTION_GRAD_KV, ATTENTION_GRAD_Q, ATTENTION_STATS } from '../../kernels/attention';
+import { maxRelativeError } from '../helpers/numerics';
+import { mulberry32 } from '../../src/engine/rng';
+
+const TOL = 1e-4;
+
+function rand(shape: number[], seed: number, scale = 1): tf.Tensor {
+  const r = mulberry32(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = (r() * 2 - 1) * scale;
+  return tf.tensor(v, shape);
+}
+
+interface Outcome {
+  y: Float32Array;
+  grads: Float32Array[];
+  /** Names of the kernels that ran (forward and backward). */
+  kernels: string[];
+}
+
+/** y = f(...xs) and the gradients of Σ y·dy w.r.t. every x, in one kernel mode. */
+async function evaluate(mode: KernelMode, f: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[], dy: tf.Tensor): Promise<Outcome> {
+  let result: { y: tf.Tensor; grads: tf.Tensor[] } | undefined;
+  const profile = await tf.profile(() => {
+    result = withKernelMode(mode, () =>
+      tf.tidy(() => {
+        const g = tf.grads((...a: tf.Tensor[]) => f(...a));
+        return { y: f(...xs), grads: g(xs, dy) };
+      }),
+    );
+    return [result.y, ...result.grads];
+  });
+  const { y, grads } = result!;
+  const out = {
+    y: (await y.data()) as Float32Array,
+    grads: await Promise.all(grads.map(async (t) => (await t.data()) as Float32Array)),
+    kernels: profile.kernelNames,
+  };
+  tf.dispose([y, ...grads]);
+  return out;
+}
+
+/** Fused equals stock (forward and every gradient) within TOL, relative to the stock magnitude. */
+async function expectSame(f: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[], kernels: string[], seed = 99): Promise<void> {
+  const probe = withKernelMode('stock', () => tf.tidy(() => f(...xs)));
+  const dy = rand(probe.shape, seed);
+  probe.dispose();
+  const stock = await evaluate('stock', f, xs, dy);
+  const fused = await evaluate('fused', f, xs, dy);
+  dy.dispose();
+  for (const k of kernels) {
+    expect(fused.kernels, 'the fused kernels ran').toContain(k);
+    expect(stock.kernels, 'stock mode ran no fused kernel').not.toContain(k);
+  }
+  expect(fused.y.length).toBe(stock.y.length);
+  expect(maxRelativeError(stock.y, fused.y)).toBeLessThan(TOL);
+  stock.grads.forEach((g, i) => {
+    expect(maxRelativeError(g, fused.grads[i]), `gradient ${i}`).toBeLessThan(TOL);
+  });
+}
+
+/** Registers the kernel suites; the WebGPU backend must be active when they run. */
+export function kernelSuites(): void {
+  describe('fused RMSNorm', () => {
+    it.each([
+      [[3, 5, 64]],
+      [[1, 7, 100]],
+      [[2, 3, 4, 8]],
+    ])('shape %j', async (shape) => {
+      const x = rand(shape, 1, 2);
+      const w = rand([shape[shape.length - 1]], 2);
+      await expectSame((a) => rmsNorm(a, w, 1e-5), [x], [RMS_NORM, RMS_NORM_GRAD]);
+      tf.dispose([x, w]);
+    });
+  });
+
+  describe('fused residual add + RMSNorm', () => {
+    it.each([[[2, 5, 64]], [[1, 3, 300]]])('shape %j', async (shape) => {
+      const x = rand(shape, 31, 2);
+      const d = rand(shape, 32);
+      const w = rand([shape[shape.length - 1]], 33);
+      // Both outputs feed the result, as in the decoder (the sum is the next residual).
+      await expectSame(
+        (a, b) => {
+          const { sum, normed } = addRmsNorm(a, b, w, 1e-5);
+          return sum.mul(0.7).add(normed);
+        },
+        [x, d],
+        [ADD_RMS_NORM, ADD_RMS_NORM_GRAD],
+      );
+      tf.dispose([x, d, w]);
+    });
+
+    it('when only the norm is used (the last layer: no gradient reaches the sum)', async () => {
+      const x = rand([2, 4, 40], 34);
+      const d = rand([2, 4, 40], 35);
+      const w = rand([40], 36);
+      await expectSame((a, b) => addRmsNorm(a, b, w, 1e-5).normed, [x, d], [ADD_RMS_NORM, ADD_RMS_NORM_GRAD]);
+      tf.dispose([x, d, w]);
+    });
+  });
+
+  describe('fused SwiGLU', () => {
+    it.each([[[2, 7, 43]], [[1, 300]]])('shape %j', async (shape) => {
+      const g = rand(shape, 3, 4);
+      const u = rand(shape, 4);
+      await expectSame((a, b) => swiglu(a, b), [g, u], [SWIGLU, SWIGLU_GRAD]);
+      tf.dispose([g, u]);
+    });
+  });
+
+  describe('fused RoPE of q and k (with the heads-first transposes of q, k, v)', () => {
+    // [B, T, H, Hk, d]
+    it.each([
+      [2, 5, 3, 1, 8],
+      [1, 9, 4, 4, 16],
+      [3, 1, 4, 1, 4],
+    ])('B %i, T %i, H %i, Hk %i, d %i', async (b, t, h, hk, d) => {
+      const q = rand([b, t, h, d], 5);
+      const k = rand([b, t, hk, d], 51);
+      const v = rand([b, t, hk, d], 52);
+      const angles = rand([b, 1, t, d / 2], 6, 3);
+      const cos = tf.concat([tf.cos(angles), tf.cos(angles)], 3);
+      const sin = tf.concat([tf.sin(angles), tf.sin(angles)], 3);
+      // One scalar out of the three results, with different weights, so every gradient counts.
+      const w = [rand([b, h, t, d], 53), rand([b, hk, t, d], 54), rand([b, hk, t, d], 55)];
+      await expectSame(
+        (qq, kk, vv) => {
+          const r = ropeQkv(qq as tf.Tensor4D, kk as tf.Tensor4D, vv as tf.Tensor4D, cos, sin);
+          return tf.concat([r.q.mul(w[0]).reshape([-1]), r.k.mul(w[1]).reshape([-1]), r.v.mul(w[2]).reshape([-1])]);
+        },
+        [q, k, v],
+        [ROPE_QKV, ROPE_QKV_GRAD],
+      );
+      tf.dispose([q, k, v, angles, cos, sin, ...w]);
+    });
+  });
+
+  describe('fused LoRA linear', () => {
+    // [x shape, out, r]
+    it.each([
+      [[2, 5, 24], 37, 1],
+      [[2, 5, 24], 37, 64],
+      [[3, 30, 70], 100, 8],
+    ])('x %j, out %i, r %i', async (xShape, out, r) => {
+      const inF = xShape[xShape.length - 1];
+      const x = rand(xShape, 7);
+      const w = rand([out, inF], 8, 0.2);
+      const a = rand([r, inF], 9, 0.2);
+      const b = rand([out, r], 10, 0.2);
+      await expectSame((xx, aa, bb) => loraLinear(xx, w, aa, bb, 2.5), [x, a, b], [LORA_LINEAR, LORA_MATMUL, LORA_GRAD_AB]);
+      tf.dispose([x, w, a, b]);
+    });
+
+    it('with LoRA dropout on the low-rank branch', async () => {
+      const x = rand([2, 9, 33], 11);
+      const w = rand([20, 33], 12, 0.2);
+      const a = rand([4, 33], 13, 0.2);
+      const b = rand([20, 4], 14, 0.2);
+      const keep = tf.tidy(() => tf.greater(rand([2, 9, 33], 15), -0.6).toFloat().div(0.8));
+      await expectSame((xx, aa, bb) => loraLinear(xx, w, aa, bb, 0.5, xx.mul(keep)), [x, a, b], [LORA_LINEAR_DROPOUT, LORA_MATMUL, LORA_GRAD_AB]);
+      tf.dispose([x, w, a, b, keep]);
+    });
+  });
+
+  describe('fused LoRA linears sharing their input (q/k/v, gate/up)', () => {
+    // [x shape, outs, r]
+    it.each([
+      [[2, 5, 24], [37, 12], 1],
+      [[2, 5, 24], [16, 8, 8], 64],
+      [[1, 70, 20], [30, 10, 10], 8],
+    ])('x %j, outs %j, r %i', async (xShape, outs, r) => {
+      const inF = xShape[xShape.length - 1];
+      const x = rand(xShape, 41);
+      const ws = outs.map((o, i) => rand([o, inF], 42 + i, 0.2));
+      const as = outs.map((_, i) => rand([r, inF], 46 + i, 0.2));
+      const bs = outs.map((o, i) => rand([o, r], 50 + i, 0.2));
+      await expectSame(
+        (xx, ...ab) => {
+          const ys = loraLinearGroup(xx, outs.map((_, i) => ({ w: ws[i], a: ab[i], b: ab[outs.length + i] })), 1.5);
+          return tf.concat(ys.map((y, i) => y.mul(i + 1).reshape([-1])));
+        },
+        [x, ...as, ...bs],
+        [LORA_LINEAR_GROUP[outs.length], LORA_GRAD_U2, LORA_MATMUL, LORA_GRAD_AB],
+      );
+      tf.dispose([x, ...ws, ...as, ...bs]);
+    });
+  });
+
+  describe('fused causal GQA attention', () => {
+    /** Key mask rows: 'all' real, 'right' padding at the end, 'left' padding at the start (dead query rows). */
+    function keyMask(b: number, keys: number, kinds: Array<'all' | 'right' | 'left'>): tf.Tensor2D {
+      const m = new Int32Array(b * keys).fill(1);
+      kinds.forEach((kind, r) => {
+        const pad = Math.max(1, Math.floor(keys / 3));
+        for (let j = 0; j < pad; j++) {
+          if (kind === 'right') m[r * keys + keys - 1 - j] = 0;
+          if (kind === 'left') m[r * keys + j] = 0;
+        }
+      });
+      return tf.tensor2d(m, [b, keys], 'int32');
+    }
+
+    // [B, H, Hk, T, past, D, masks]
+    it.each([
+      [1, 2, 2, 7, 0, 8, ['all']],
+      [2, 6, 2, 11, 0, 8, ['right', 'left']],
+      [1, 4, 1, 37, 0, 64, ['all']],
+      [2, 3, 1, 20, 0, 16, ['left', 'right']],
+      [2, 4, 4, 3, 6, 8, ['all', 'left']],
+    ] as const)('B %i, H %i, Hk %i, T %i, past %i, D %i, masks %j', async (b, h, hk, t, past, d, masks) => {
+      const s = t + past;
+      const q = rand([b, h, t, d], 21);
+      const k = rand([b, hk, s, d], 22);
+      const v = rand([b, hk, s, d], 23);
+      const mask = keyMask(b, s, [...masks]);
+      await expectSame(
+        (qq, kk, vv) => causalAttention(qq as tf.Tensor4D, kk as tf.Tensor4D, vv as tf.Tensor4D, { mask }),
+        [q, k, v],
+        [ATTENTION, ATTENTION_STATS, ATTENTION_GRAD_Q, ATTENTION_GRAD_KV],
+      );
+      tf.dispose([q, k, v, mask]);
+    });
+  });
+
+  describe('fused lm_head + cross-entropy', () => {
+    // [rows, hidden, vocab, chunk bytes]: vocab not a multiple of the 64-column tile, rows not a
+    // multiple of the 64-row tile, and backward chunks that split the vocabulary unevenly.
+    it.each([
+      [37, 40, 517, 37 * 4 * 128],
+      [130, 64, 512, 128 * 2 ** 20],
+      [1, 24, 70, 4],
+    ])('rows %i, hidden %i, vocab %i, chunk bytes %i', async (n, h, v, chunkBytes) => {
+      const x = rand([n, h], 41, 2);
+      const w = rand([v, h], 42);
+      const r = mulberry32(43);
+      const labels = Int32Array.from({ length: n }, (_, i) => (i === 0 ? v - 1 : i === 1 ? 0 : Math.floor(r() * v)));
+      await expectSame((a) => lmHeadCrossEntropy(a as tf.Tensor2D, w as tf.Tensor2D, labels, { chunkBytes }), [x], [LM_HEAD_CE, LM_HEAD_CE_GRAD]);
+      tf.dispose([x, w]);
+    });
+
+    it('rejects a label outside the vocabulary, naming its row', () => {
+      const x = tf.zeros([2, 8]) as tf.Tensor2D;
+      const w = tf.zeros([10, 8]) as tf.Tensor2D;
+      expect(() => lmHeadCrossEntropy(x, w, Int32Array.from([3, 10]))).toThrow(/label 10 of row 1/);
+      tf.dispose([x, w]);
+    });
+  });
+
+  describe('fused optimizer step (global-norm clipping + AdamW)', () => {
+    // 14 variables of odd sizes: three Σ g² dispatches, the last one partial.
+    const shapes = Array.from({ length: 14 }, (_, i) => (i % 2 ? [3 + i, 17] : [8, 5 + 3 * i]));
+
+    async function run(mode: KernelMode, maxNorm: number): Promise<{ params: Float32Array[]; norms: number[]; kernels: string[] }> {
+      const vars = shapes.map((s, i) => newVariable(() => rand(s, 100 + i), true));
+      const opt = new AdamW(vars, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 });
+      const norms: number[] = [];
+      let kernels: string[] = [];
+      for (let step = 0; step < 3; step++) {
+        const grads = shapes.map((s, i) => rand(s, 1000 * step + i, 0.5));
+        const profile = await tf.profile(() => {
+          const n = withKernelMode(mode, () => opt.clipAndApply(grads, 1e-2 * (step + 1), maxNorm));
+          return n;
+        });
+        norms.push((await (profile.result as tf.Tensor).data())[0]);
+        (profile.result as tf.Tensor).dispose();
+        kernels = profile.kernelNames;
+        tf.dispose(grads);
+      }
+      const params = await Promise.all(vars.map(async (v) => (await v.data()) as Float32Array));
+      opt.dispose();
+      tf.dispose(vars);
+      return { params, norms, kernels };
+    }
+
+    it.each([[1], [100], [0]])('max norm %d equals the stock optimizer within 1e-5', async (maxNorm) => {
+      const before = tf.memory().numTensors;
+      const stock = await run('stock', maxNorm);
+      const fused = await run('fused', maxNorm);
+      expect(fused.kernels).toContain(ADAMW);
+      expect(fused.kernels).toContain(SUM_SQUARES);
+      expect(stock.kernels).not.toContain(ADAMW);
+      expect(maxRelativeError(Float32Array.from(stock.norms), Float32Array.from(fused.norms))).toBeLessThan(1e-5);
+      stock.params.forEach((p, i) => expect(maxRelativeError(p, fused.params[i]), `variable ${i}`).toBeLessThan(1e-5));
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  });
+}
