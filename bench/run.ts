@@ -5,7 +5,7 @@ import { tf } from '../src/engine/tf';
 import { installNodeWebGPU } from '../src/engine/backend-node';
 import { parseBenchArgs, USAGE, type BenchArgs } from './lib/args';
 import { runBench } from './lib/bench';
-import { executeDispatches, installDispatchCounter } from './lib/dispatch';
+import { executeDispatches, installDispatchCounter, placeholderBuffers } from './lib/dispatch';
 import { SCHEMA, type BenchReport } from './lib/schema';
 import { formatReport } from './lib/table';
 import { defaultOutPath, gitInfo, machineInfo, softwareInfo, storiesFromDisk, writeReport } from './lib/node';
@@ -18,6 +18,7 @@ export async function runNodeBench(args: BenchArgs, log: (line: string) => void)
   if (config.countOnly) {
     if (!counter) throw new Error('--count-only: this environment has no WebGPU classes to count');
     executeDispatches(false);
+    placeholderBuffers();
   }
   const machine = machineInfo();
   const outcome = await runBench(config, { counter, stories: storiesFromDisk(), log, backendsGiven: args.backendsGiven });

@@ -9,3 +9,5 @@ export { loraLinear, loraLinearStock, loraLinearGroup, type LoraPart } from './l
 export { causalAttention, causalAttentionStock, attentionBias, type AttentionInputs } from './attention';
 export { lmHeadCrossEntropy, lmHeadCrossEntropyStock } from './cross-entropy';
 export { sumOfSquares, adamwUpdate, type AdamWStep } from './adamw';
+export { tuneFrozenMatmuls } from './matmul';
+export { TILE_CANDIDATES, tileFor, clearTuning, type TuningResult, type MatmulProblem } from './tuning';

@@ -2,7 +2,9 @@
 import type { tf } from '../src/engine/tf';
 import { f32, i32, run } from './program';
 import { runMulti } from './multi';
-import { groupedMatmulWgsl, loraDownWgsl, MM, matmulWgsl, TILE_M, TILE_N, type Segment } from './matmul.wgsl';
+import { tf as tfjs } from '../src/engine/tf';
+import { groupedMatmulWgsl, loraDownWgsl, MM, matmulWgsl, TILE_M, TILE_N, tileKey, tileM, tileN, type Segment, type TileConfig } from './matmul.wgsl';
+import { tileFor, tuneMatmuls, type MatmulProblem, type TuningResult } from './tuning';
 
 export interface Operand {
   t: tf.TensorInfo;
@@ -27,9 +29,13 @@ function dims(term: MatmulTerm): { m: number; n: number; k: number } {
   return { m, n, k };
 }
 
-/** [acc +] α1·op(P1)·op(Q1) [+ α2·op(P2)·op(Q2)], one dispatch. */
-export function matmul(backend: object, t1: MatmulTerm, t2?: MatmulTerm, acc?: tf.TensorInfo): tf.TensorInfo {
+/**
+ * [acc +] α1·op(P1)·op(Q1) [+ α2·op(P2)·op(Q2)], one dispatch. The tile is the one measured
+ * fastest for the first term's problem (kernels/tuning.ts), unless `tile` is given.
+ */
+export function matmul(backend: object, t1: MatmulTerm, t2?: MatmulTerm, acc?: tf.TensorInfo, tile?: TileConfig): tf.TensorInfo {
   const d1 = dims(t1);
+  const cfg = tile ?? tileFor({ ...d1, transP: t1.p.trans, transQ: t1.q.trans });
   const d2 = t2 ? dims(t2) : null;
   if (d2 && (d2.m !== d1.m || d2.n !== d1.n)) throw new Error(`matmul: the two terms give [${d1.m}, ${d1.n}] and [${d2.m}, ${d2.n}]`);
   const s1: Segment = { p: 'P1', q: 'Q1', transP: t1.p.trans, transQ: t1.q.trans };
@@ -38,14 +44,14 @@ export function matmul(backend: object, t1: MatmulTerm, t2?: MatmulTerm, acc?: t
   return run(
     backend,
     {
-      key: `mm_${flags(s1)}${s2 ? `_${flags(s2)}` : ''}${acc ? '_acc' : ''}`,
+      key: `mm_${flags(s1)}${s2 ? `_${flags(s2)}` : ''}${acc ? '_acc' : ''}_${tileKey(cfg)}`,
       inputs: [...(s2 ? ['P1', 'Q1', 'P2', 'Q2'] : ['P1', 'Q1']), ...(acc ? ['ACC'] : [])],
       outputShape: [d1.m, d1.n],
-      workgroupSize: [MM.WX, MM.WY, 1],
-      dispatch: [Math.ceil(d1.n / TILE_N), Math.ceil(d1.m / TILE_M), 1],
+      workgroupSize: [cfg.WX, cfg.WY, 1],
+      dispatch: [Math.ceil(d1.n / tileN(cfg)), Math.ceil(d1.m / tileM(cfg)), 1],
       flat: false,
       uniforms: 'dimM : i32, dimN : i32, dimK1 : i32, dimK2 : i32, alpha1 : f32, alpha2 : f32,',
-      code: matmulWgsl(s1, s2, !!acc),
+      code: matmulWgsl(s1, s2, !!acc, cfg),
     },
     [...(t2 ? [t1.p.t, t1.q.t, t2.p.t, t2.q.t] : [t1.p.t, t1.q.t]), ...(acc ? [acc] : [])],
     [i32(d1.m), i32(d1.n), i32(d1.k), i32(d2?.k ?? 0), f32(t1.alpha), f32(t2?.alpha ?? 0)],
@@ -108,3 +114,30 @@ export function loraDown(backend: object, x: tf.TensorInfo, as: tf.TensorInfo[])
 
 export const plain = (t: tf.TensorInfo): Operand => ({ t, trans: false });
 export const transposed = (t: tf.TensorInfo): Operand => ({ t, trans: true });
+
+/** op(P)·op(Q) with a given tile, as a tensor (webgpu backend): the tuner's probe. */
+export function matmulWithTile(cfg: TileConfig, p: tfjs.Tensor2D, q: tfjs.Tensor2D, problem: MatmulProblem): tfjs.Tensor {
+  const info = matmul(tfjs.backend(), { p: { t: p, trans: problem.transP }, q: { t: q, trans: problem.transQ }, alpha: 1 }, undefined, undefined, cfg);
+  return tfjs.engine().makeTensorFromTensorInfo(info);
+}
+
+/**
+ * Measures the candidate tiles on the frozen-weight products of LoRA training — for each
+ * linear [out, in] and M = tokens per micro-batch: x·Wᵀ (forward) and dy·W (input gradient) —
+ * and keeps the fastest for each. Needs the webgpu backend.
+ */
+export async function tuneFrozenMatmuls(linears: readonly { in: number; out: number }[], tokens: number): Promise<TuningResult[]> {
+  if (tfjs.getBackend() !== 'webgpu') throw new Error(`tuneFrozenMatmuls needs the webgpu backend, not ${tfjs.getBackend()}`);
+  const seen = new Set<string>();
+  const problems: MatmulProblem[] = [];
+  for (const l of linears) {
+    for (const p of [
+      { m: tokens, n: l.out, k: l.in, transP: false, transQ: true },
+      { m: tokens, n: l.in, k: l.out, transP: false, transQ: false },
+    ]) {
+      const key = JSON.stringify(p);
+      if (!seen.has(key)) problems.push(p), seen.add(key);
+    }
+  }
+  return tuneMatmuls(problems, matmulWithTile);
+}

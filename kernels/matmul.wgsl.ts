@@ -27,9 +27,22 @@ export interface Segment {
   readQ?: (k: string, n: string) => string;
 }
 
-export const MM = { WX: 16, WY: 16, RM: 4, RN: 4, TK: 16 } as const;
+/** Lanes WX × WY, each owning RM × RN outputs; K advances TK at a time. */
+export interface TileConfig {
+  WX: number;
+  WY: number;
+  RM: number;
+  RN: number;
+  TK: number;
+}
+
+/** The default tiling (64×64 tiles); kernels/tuning.ts may pick another per problem. */
+export const MM: TileConfig = { WX: 16, WY: 16, RM: 4, RN: 4, TK: 16 };
 export const TILE_M = MM.WY * MM.RM;
 export const TILE_N = MM.WX * MM.RN;
+export const tileM = (c: TileConfig) => c.WY * c.RM;
+export const tileN = (c: TileConfig) => c.WX * c.RN;
+export const tileKey = (c: TileConfig) => `${c.WX}x${c.WY}_${c.RM}x${c.RN}_${c.TK}`;
 
 export interface Dims {
   m: string;
@@ -38,8 +51,10 @@ export interface Dims {
 }
 
 /** Accumulates op(P)·op(Q) for the tile at (row0, col0) into `acc`. */
-export function segment(s: Segment, d: Dims, acc: string): string {
-  const { WX, WY, RM, RN, TK } = MM;
+export function segment(s: Segment, d: Dims, acc: string, cfg: TileConfig = MM): string {
+  const { WX, WY, RM, RN, TK } = cfg;
+  const TILE_M = tileM(cfg);
+  const TILE_N = tileN(cfg);
   const threads = WX * WY;
   // Loads are laid out so that neighbouring lanes read neighbouring addresses.
   const loadP = s.transP
@@ -98,8 +113,8 @@ export function segment(s: Segment, d: Dims, acc: string): string {
 }
 
 /** Writes the tile's `value` (of i, j, row, col) into `out` [m, n], or via a custom `write`. */
-export function store(out: string, d: Pick<Dims, 'm' | 'n'>, value: string, write?: (row: string, col: string, value: string) => string): string {
-  const { WX, WY, RM, RN } = MM;
+export function store(out: string, d: Pick<Dims, 'm' | 'n'>, value: string, write?: (row: string, col: string, value: string) => string, cfg: TileConfig = MM): string {
+  const { WX, WY, RM, RN } = cfg;
   return /* wgsl */ `
   for (var i = 0; i < ${RM}; i = i + 1) {
     let row = row0 + ly + i * ${WY};
@@ -112,36 +127,41 @@ export function store(out: string, d: Pick<Dims, 'm' | 'n'>, value: string, writ
   }`;
 }
 
-export const shared = /* wgsl */ `
-var<workgroup> tileP : array<f32, ${TILE_M * MM.TK}>;
-var<workgroup> tileQ : array<f32, ${TILE_N * MM.TK}>;
+export const sharedFor = (c: TileConfig) => /* wgsl */ `
+var<workgroup> tileP : array<f32, ${tileM(c) * c.TK}>;
+var<workgroup> tileQ : array<f32, ${tileN(c) * c.TK}>;
 `;
 
-export const lanes = /* wgsl */ `
+export const lanesFor = (c: TileConfig) => /* wgsl */ `
   let lx = i32(localId.x);
   let ly = i32(localId.y);
-  let tid = ly * ${MM.WX} + lx;`;
+  let tid = ly * ${c.WX} + lx;`;
+
+export const shared = sharedFor(MM);
+export const lanes = lanesFor(MM);
 
 /** With `accumulate`, the input ACC [M, N] is added to the result. */
-export function matmulWgsl(seg1: Segment, seg2: Segment | null, accumulate = false): string {
-  const { RM, RN } = MM;
+export function matmulWgsl(seg1: Segment, seg2: Segment | null, accumulate = false, cfg: TileConfig = MM): string {
+  const { RM, RN } = cfg;
   const d1 = { m: 'uniforms.dimM', n: 'uniforms.dimN', k: 'uniforms.dimK1' };
   const d2 = { ...d1, k: 'uniforms.dimK2' };
   const ij = `i * ${RN} + j`;
   return /* wgsl */ `
-${shared}
+${sharedFor(cfg)}
 fn main() {
-  ${lanes}
-  let col0 = i32(workgroupId.x) * ${TILE_N};
-  let row0 = i32(workgroupId.y) * ${TILE_M};
+  ${lanesFor(cfg)}
+  let col0 = i32(workgroupId.x) * ${tileN(cfg)};
+  let row0 = i32(workgroupId.y) * ${tileM(cfg)};
   var acc1 : array<f32, ${RM * RN}>;
-  ${segment(seg1, d1, 'acc1')}
-  ${seg2 ? `var acc2 : array<f32, ${RM * RN}>;\n  ${segment(seg2, d2, 'acc2')}` : ''}
+  ${segment(seg1, d1, 'acc1', cfg)}
+  ${seg2 ? `var acc2 : array<f32, ${RM * RN}>;\n  ${segment(seg2, d2, 'acc2', cfg)}` : ''}
   ${store(
     'result',
     d1,
     (accumulate ? 'ACC[row * uniforms.dimN + col] + ' : '') +
       (seg2 ? `uniforms.alpha1 * acc1[${ij}] + uniforms.alpha2 * acc2[${ij}]` : `uniforms.alpha1 * acc1[${ij}]`),
+    undefined,
+    cfg,
   )}
 }
 `;

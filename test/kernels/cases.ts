@@ -16,6 +16,9 @@ import { AdamW } from '../../src/engine/train/optimizer';
 import { newVariable } from '../../src/engine/variables';
 import { ATTENTION, ATTENTION_GRAD_KV, ATTENTION_GRAD_Q, ATTENTION_STATS } from '../../kernels/attention';
 import { maxRelativeError } from '../helpers/numerics';
+import { clearTuning, TILE_CANDIDATES, tileFor, tuneFrozenMatmuls } from '../../kernels';
+import { matmulWithTile } from '../../kernels/matmul';
+import { tileKey } from '../../kernels/matmul.wgsl';
 import { mulberry32 } from '../../src/engine/rng';
 
 const TOL = 1e-4;
@@ -300,6 +303,45 @@ export function kernelSuites(): void {
       expect(maxRelativeError(Float32Array.from(stock.norms), Float32Array.from(fused.norms))).toBeLessThan(1e-5);
       stock.params.forEach((p, i) => expect(maxRelativeError(p, fused.params[i]), `variable ${i}`).toBeLessThan(1e-5));
       expect(tf.memory().numTensors).toBe(before);
+    });
+  });
+
+  describe('tuned frozen-weight matmul', () => {
+    it.each([
+      [37, 70, 45, false, true],
+      [5, 129, 64, false, false],
+      [130, 17, 200, false, true],
+    ])('every candidate tile: m %i, n %i, k %i (P transposed %s, Q transposed %s) equals tf.matMul', async (m, n, k, transP, transQ) => {
+      const p = rand(transP ? [k, m] : [m, k], 51) as tf.Tensor2D;
+      const q = rand(transQ ? [n, k] : [k, n], 52) as tf.Tensor2D;
+      const ref = (await tf.matMul(p, q, transP, transQ).data()) as Float32Array;
+      for (const cfg of TILE_CANDIDATES) {
+        const out = matmulWithTile(cfg, p, q, { m, n, k, transP, transQ });
+        expect(maxRelativeError(ref, (await out.data()) as Float32Array), tileKey(cfg)).toBeLessThan(1e-5);
+        out.dispose();
+      }
+      tf.dispose([p, q]);
+    });
+
+    it('tuning picks a measured tile per problem, and the LoRA linear still equals stock with it', async () => {
+      clearTuning();
+      const results = await tuneFrozenMatmuls([{ in: 24, out: 37 }], 10);
+      expect(results.map((r) => r.problem)).toEqual([
+        { m: 10, n: 37, k: 24, transP: false, transQ: true },
+        { m: 10, n: 24, k: 37, transP: false, transQ: false },
+      ]);
+      for (const r of results) {
+        expect(Object.keys(r.ms).length).toBeGreaterThan(1);
+        expect(Object.values(r.ms).every((ms) => ms > 0)).toBe(true);
+        expect(tileKey(tileFor(r.problem))).toBe(r.best);
+      }
+      const x = rand([2, 5, 24], 53);
+      const w = rand([37, 24], 54);
+      const a = rand([4, 24], 55);
+      const b = rand([37, 4], 56);
+      await expectSame((xx, aa, bb) => loraLinear(xx, w, aa, bb, 2), [x, a, b], [LORA_LINEAR, LORA_MATMUL]);
+      tf.dispose([x, w, a, b]);
+      clearTuning();
     });
   });
 }
