@@ -117,7 +117,7 @@ if has_phase webgpu; then
     for v in $VARIANTS; do
       json=$RAW/webgpu-$m-$v.json
       guard "webgpu $m $v" "$json" "$WEBGPU_TIMEOUT_S" "$reserve" \
-        "$NODE" "$APP/bench.mjs" --models "$m" --backends webgpu --variants "$v" --steps "$STEPS" --warmup "$WARMUP" \
+        "$NODE" "$APP/bench.mjs" --models "$m" --backends webgpu --variants "$v" $([ "$v" = fused ] && echo --tune) --steps "$STEPS" --warmup "$WARMUP" \
         --peak-tflops "$PEAK_TFLOPS" "${SHAPE[@]}" "${BENCH_EXTRA[@]}" --out "$json"
     done
   done

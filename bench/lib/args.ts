@@ -21,6 +21,7 @@ export const USAGE = `npm run bench -- [flags]
   --swiftshader        WebGPU on SwiftShader (CPU Vulkan) in Node; accept software adapters
   --no-profile         skip the tf.profile step (peak bytes, kernel count)
   --no-generate        skip prefill/decode
+  --tune               fused WebGPU rows: measure the matmul tile shapes on this device first
   --count-only         WebGPU: count dispatches and tensor bytes of real steps without running
                        the GPU work (for big shapes on SwiftShader); no timings, no generation
   --browser            run in headless Chromium (playwright-core) instead of Node
@@ -144,6 +145,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--no-profile':
         config.profile = false;
+        break;
+      case '--tune':
+        config.tune = true;
         break;
       case '--count-only':
         config.countOnly = true;

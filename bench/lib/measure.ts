@@ -17,6 +17,8 @@ import { since, snapshot, type GpuCounts } from './dispatch';
 import { trackBuffers } from './buffers';
 import { loadBenchModel, silentTokenizer, type BenchModelSpec, type StoriesFiles } from './models';
 import type { Variant } from './variants';
+import { clearTuning, tuneFrozenMatmuls } from '../../kernels';
+import type { ModelConfig } from '../../src/engine/model/config';
 import type { BackendDescription, BenchConfig, BenchRow, BenchShape, CountFigures, GenerateFigures, MemoryFigures, TrainFigures } from './schema';
 
 export const ALL_LINEAR: readonly string[] = TARGET_PRESETS['all-linear'];
@@ -114,6 +116,13 @@ export async function runRow(spec: BenchModelSpec, backend: BackendName, v: Vari
       { r: c.rank, alpha: c.alpha, dropout: 0, useRslora: false, targetModules: [...ALL_LINEAR] },
       mulberry32(1),
     );
+    if (c.tune && v.id === 'fused' && backend === 'webgpu' && !c.countOnly) {
+      row.tuning = await tuneFrozenMatmuls(linearShapes(config), c.batch * c.seq);
+      for (const t of row.tuning) {
+        const p = t.problem;
+        ctx.log(`  tuned ${p.m}×${p.n}×${p.k}${p.transQ ? ' (Wᵀ)' : ''}: ${t.best} (${Object.entries(t.ms).map(([k, ms]) => `${k} ${ms.toFixed(2)} ms`).join(', ')})`);
+      }
+    }
     const train = await measureTraining(loaded.model, adapter, ctx);
     row.train = {
       ...train.figures,
@@ -137,11 +146,25 @@ export async function runRow(spec: BenchModelSpec, backend: BackendName, v: Vari
     row.error = e instanceof Error ? e.message : String(e);
     ctx.log(`${spec.id} / ${backend} / ${v.id}: error: ${row.error}`);
   } finally {
+    clearTuning();
     if (adapter) disposeAdapter(adapter);
     loaded?.dispose();
     row.seconds = (performance.now() - t0) / 1000;
   }
   return row;
+}
+
+/** [in, out] of the seven linears of a decoder layer (q, k, v, o, gate, up, down). */
+function linearShapes(c: ModelConfig): { in: number; out: number }[] {
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  return [
+    { in: c.hiddenSize, out: q },
+    { in: c.hiddenSize, out: kv },
+    { in: q, out: c.hiddenSize },
+    { in: c.hiddenSize, out: c.intermediateSize },
+    { in: c.intermediateSize, out: c.hiddenSize },
+  ];
 }
 
 interface TrainMeasurement {

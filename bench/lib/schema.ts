@@ -94,6 +94,8 @@ export interface BenchRow {
   memory?: MemoryFigures;
   counts?: CountFigures;
   generate?: GenerateFigures;
+  /** `--tune`, fused WebGPU rows: the frozen-weight matmul tiles measured before training. */
+  tuning?: { problem: { m: number; n: number; k: number; transP: boolean; transQ: boolean }; ms: Record<string, number>; best: string }[];
   /** Wall time of the whole row (load, train, profile, generate). */
   seconds: number;
 }
@@ -132,6 +134,8 @@ export interface BenchConfig {
   generate: boolean;
   /** Dispatches counted but not executed (bench/lib/dispatch.ts): counts and bytes only, no timings. */
   countOnly?: boolean;
+  /** Fused rows measure the frozen-weight matmul tiles first (kernels/tuning.ts). */
+  tune?: boolean;
 }
 
 export interface BenchReport {
