@@ -1,12 +1,14 @@
 // The switch between WebLoRA's fused WGSL kernels and the stock TF.js op compositions.
-// 'stock' (the default) runs exactly the TF.js ops the model always ran; 'fused' runs the
-// kernels of this folder — but only on the webgpu backend: on cpu and wasm every op falls back
-// to its stock composition, so the switch is safe to leave on anywhere.
+// 'fused' (the default) runs the kernels of this folder — but only on the webgpu backend: on
+// cpu and wasm every op falls back to its stock composition, so it is safe to leave on anywhere.
+// 'stock' runs exactly the TF.js ops the model always ran: the comparison, and the fallback
+// should a kernel misbehave on some adapter (CLI `--kernels stock`, the app's backend menu).
 import { tf } from '../src/engine/tf';
 
 export type KernelMode = 'fused' | 'stock';
+export const KERNEL_MODES: readonly KernelMode[] = ['fused', 'stock'];
 
-let mode: KernelMode = 'stock';
+let mode: KernelMode = 'fused';
 
 export function setKernelMode(m: KernelMode): void {
   if (m !== 'fused' && m !== 'stock') throw new Error(`kernel mode must be "fused" or "stock", got ${JSON.stringify(m)}`);

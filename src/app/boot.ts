@@ -2,7 +2,7 @@
 // load the model and dataset again, and leave the interrupted run resumable.
 import { engine, handlers } from './engine-instance';
 import { notify, patch, quietly, useStore } from './store';
-import type { BackendChoice, EngineFailure } from '../worker/api';
+import type { BackendChoice, EngineFailure, KernelChoice } from '../worker/api';
 import { reloadModel } from './model/actions';
 import { initRuns, refreshRuns } from './runs/actions';
 import { isTraining } from './train/actions';
@@ -68,8 +68,9 @@ async function recover(): Promise<void> {
   await refreshRuns();
 }
 
-export function startEngine(prefer: BackendChoice = 'auto'): void {
-  patch('engine', { status: 'starting', prefer });
+export function startEngine(prefer: BackendChoice = 'auto', kernels: KernelChoice = 'fused'): void {
+  patch('engine', { status: 'starting', prefer, kernels });
+  engine.kernels = kernels;
   void engine.start(prefer);
 }
 
@@ -83,13 +84,26 @@ export async function switchBackend(prefer: BackendChoice): Promise<void> {
   await engine.restart(prefer);
 }
 
+/** Fused WGSL kernels or stock TF.js ops on WebGPU (a fresh worker), then reloads what was loaded. */
+export async function switchKernels(kernels: KernelChoice): Promise<void> {
+  if (isTraining()) {
+    notify({ tone: 'warning', title: 'Training is running', message: 'Stop the run before switching kernels.' });
+    return;
+  }
+  patch('engine', { status: 'restarting', kernels });
+  engine.kernels = kernels;
+  await engine.restart();
+}
+
 export async function restartEngine(): Promise<void> {
   patch('engine', { status: 'restarting' });
   await engine.restart();
 }
 
 export function boot(): void {
-  const prefer = (new URLSearchParams(location.search).get('backend') as BackendChoice | null) ?? 'auto';
-  startEngine(['auto', 'webgpu', 'wasm', 'cpu'].includes(prefer) ? prefer : 'auto');
+  const params = new URLSearchParams(location.search);
+  const prefer = (params.get('backend') as BackendChoice | null) ?? 'auto';
+  const kernels: KernelChoice = params.get('kernels') === 'stock' ? 'stock' : 'fused';
+  startEngine(['auto', 'webgpu', 'wasm', 'cpu'].includes(prefer) ? prefer : 'auto', kernels);
   void initRuns();
 }

@@ -3,7 +3,7 @@
 // `call`, which fails fast with a clear error if the worker goes away mid-call — Comlink
 // alone would leave such a promise pending forever.
 import * as Comlink from 'comlink';
-import { FAILURE_NAME, type BackendChoice, type BackendInfo, type EngineFailure, type WorkerApi } from '../worker/api';
+import { FAILURE_NAME, type BackendChoice, type BackendInfo, type EngineFailure, type KernelChoice, type WorkerApi } from '../worker/api';
 
 export class EngineError extends Error {
   constructor(readonly failure: EngineFailure) {
@@ -51,6 +51,7 @@ export class Engine {
   private lastPong = Date.now();
   private unresponsive = false;
   prefer: BackendChoice = 'auto';
+  kernels: KernelChoice = 'fused';
 
   constructor(private readonly events: EngineEvents) {}
 
@@ -80,7 +81,7 @@ export class Engine {
       },
     });
     try {
-      const info = await this.call((api) => api.init(prefer, hooks));
+      const info = await this.call((api) => api.init(prefer, hooks, this.kernels));
       if (gen !== this.generation) return;
       this.startHeartbeat(gen);
       this.events.onReady(info, restarted);

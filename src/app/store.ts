@@ -6,6 +6,7 @@ import {
   DEFAULT_SAMPLING,
   type AdapterInfo,
   type BackendChoice,
+  type KernelChoice,
   type BackendInfo,
   type BatchRow,
   type DataInput,
@@ -79,6 +80,7 @@ export interface AppState {
   engine: {
     status: 'starting' | 'ready' | 'failed' | 'restarting';
     prefer: BackendChoice;
+    kernels: KernelChoice;
     backend: BackendInfo | null;
     error: UiError | null;
     /** The worker has not answered a ping since this time (ms since epoch), or null. */
@@ -170,7 +172,7 @@ const savedRepo = () => {
 
 export const useStore = create<AppState>(() => ({
   panel: 'model',
-  engine: { status: 'starting', prefer: 'auto', backend: null, error: null, unresponsiveSince: null, restarts: 0 },
+  engine: { status: 'starting', prefer: 'auto', kernels: 'fused', backend: null, error: null, unresponsiveSince: null, restarts: 0 },
   model: {
     status: 'empty',
     repoId: savedRepo(),

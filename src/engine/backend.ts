@@ -1,6 +1,7 @@
 // Picks the TF.js backend: WebGPU, else wasm, else cpu — and says why, because a silent
 // fallback to cpu turns a minute of training into an hour and the user deserves to know.
 import { tf } from './tf';
+import { getKernelMode, setKernelMode, type KernelMode } from '../../kernels/mode';
 import { patchWebGpuKernels } from './webgpu-addn';
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
@@ -20,6 +21,8 @@ export interface BackendInfo {
   /** Backends tried before this one, with what went wrong. */
   failures: { name: BackendName; error: string }[];
   adapter?: GpuAdapterSummary;
+  /** What runs the hot loop: 'fused' only on webgpu with the fused kernels switched on. */
+  kernels: KernelMode;
 }
 
 export interface BackendOptions {
@@ -29,6 +32,8 @@ export interface BackendOptions {
    * prefix, or each file's URL when a bundler renames them.
    */
   wasmPaths?: string | Record<string, string>;
+  /** The WebGPU hot loop: fused WGSL kernels (default) or stock TF.js ops (kernels/mode.ts). */
+  kernels?: KernelMode;
 }
 
 async function probeWebGPU(): Promise<GpuAdapterSummary> {
@@ -64,7 +69,9 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
       if (!(await tf.setBackend(name))) throw new Error(`TF.js could not initialise the ${name} backend`);
       await tf.ready();
       if (name === 'webgpu') patchWebGpuKernels();
-      return { name, requested, reason: describe(name, requested, failures, adapter), failures, adapter };
+      setKernelMode(opts.kernels ?? 'fused');
+      const kernels: KernelMode = name === 'webgpu' && getKernelMode() === 'fused' ? 'fused' : 'stock';
+      return { name, requested, reason: describe(name, requested, failures, adapter), failures, adapter, kernels };
     } catch (e) {
       failures.push({ name, error: e instanceof Error ? e.message : String(e) });
     }

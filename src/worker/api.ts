@@ -19,6 +19,8 @@ export type { BackendInfo, BackendName, DownloadProgress, ModelSummary, LoraConf
 export type { ColumnMapping, DatasetFormat, PromptTemplate, DataIssue, TrainEvent, TrainCheckpoint, ScheduleKind, MemoryEstimate };
 
 export type BackendChoice = BackendName | 'auto';
+/** WebGPU's hot loop: WebLoRA's fused WGSL kernels (default) or stock TF.js ops. */
+export type KernelChoice = 'fused' | 'stock';
 
 /** What went wrong, in categories the UI can explain and act on. */
 export type ErrorKind =
@@ -272,7 +274,7 @@ export interface WorkerHooks {
 }
 
 export interface WorkerApi {
-  init(prefer: BackendChoice, hooks: WorkerHooks): Promise<BackendInfo>;
+  init(prefer: BackendChoice, hooks: WorkerHooks, kernels?: KernelChoice): Promise<BackendInfo>;
   ping(): Promise<number>;
 
   loadFromHub(req: HubRequest, onProgress: (p: DownloadProgress) => void): Promise<ModelInfo>;

@@ -24,6 +24,7 @@ import type {
   AdapterExport,
   AdapterInfo,
   BackendChoice,
+  KernelChoice,
   BatchRow,
   DataInput,
   DataOptions,
@@ -239,7 +240,7 @@ async function sideFiles(): Promise<ExportedFile[]> {
 }
 
 const api: WorkerApi = {
-  async init(prefer: BackendChoice, h: WorkerHooks): Promise<BackendInfo> {
+  async init(prefer: BackendChoice, h: WorkerHooks, kernels: KernelChoice = 'fused'): Promise<BackendInfo> {
     hooks = h;
     if (backend) return backend;
     // Vite gives the wasm binaries hashed names, so tell TF.js each file's URL.
@@ -249,7 +250,7 @@ const api: WorkerApi = {
       'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedUrl,
     };
     try {
-      backend = await initBackend({ prefer, wasmPaths });
+      backend = await initBackend({ prefer, wasmPaths, kernels });
     } catch (e) {
       throw asThrowable(e);
     }

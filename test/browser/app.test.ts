@@ -101,6 +101,8 @@ describe('WebLoRA web app', () => {
     const badge = page.getByRole('button', { name: /^Backend:/ });
     await expect.poll(() => badge.getAttribute('data-backend'), { timeout: 60_000 }).toBe('webgpu');
     expect(await badge.getAttribute('data-architecture')).toBe('swiftshader');
+    // The hot loop runs WebLoRA's fused WGSL kernels unless the user picks stock ops.
+    expect(await badge.getAttribute('data-kernels')).toBe('fused');
     expect(await badge.textContent()).toMatch(/WebGPU.*swiftshader/);
     const arch = await page.evaluate(async () => (await navigator.gpu.requestAdapter())?.info.architecture);
     expect(arch).toBe('swiftshader');

@@ -2,6 +2,7 @@
 // stock composition, bit for bit), and the switch itself validates and restores.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf';
+import { initBackend } from '../../src/engine/backend';
 import {
   addRmsNorm,
   causalAttention,
@@ -27,21 +28,30 @@ beforeAll(async () => {
 });
 
 describe('kernel mode switch', () => {
-  it('defaults to stock and rejects unknown modes', () => {
-    expect(getKernelMode()).toBe('stock');
+  it('defaults to fused and rejects unknown modes', () => {
+    expect(getKernelMode()).toBe('fused');
     expect(() => setKernelMode('turbo' as KernelMode)).toThrow(/fused|stock/);
-    expect(getKernelMode()).toBe('stock');
+    expect(getKernelMode()).toBe('fused');
   });
 
   it('withKernelMode restores the previous mode, also after a throw', () => {
-    expect(withKernelMode('fused', () => getKernelMode())).toBe('fused');
-    expect(getKernelMode()).toBe('stock');
+    expect(withKernelMode('stock', () => getKernelMode())).toBe('stock');
+    expect(getKernelMode()).toBe('fused');
     expect(() =>
-      withKernelMode('fused', () => {
+      withKernelMode('stock', () => {
         throw new Error('boom');
       }),
     ).toThrow('boom');
+    expect(getKernelMode()).toBe('fused');
+  });
+
+  it('initBackend sets the mode it is given, and reports stock off webgpu', async () => {
+    const info = await initBackend({ prefer: 'cpu', kernels: 'stock' });
     expect(getKernelMode()).toBe('stock');
+    expect(info.kernels).toBe('stock');
+    const again = await initBackend({ prefer: 'cpu' });
+    expect(getKernelMode()).toBe('fused');
+    expect(again.kernels).toBe('stock');
   });
 
   it('fused is inactive off webgpu', () => {

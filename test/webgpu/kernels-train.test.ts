@@ -32,7 +32,9 @@ describe('stories260K with fused kernels on WebGPU (Dawn, SwiftShader)', () => {
   let train: BatchExample[];
   beforeAll(async () => {
     expect(await installNodeWebGPU({ swiftshader: true })).toBe(true);
-    expect((await initBackend({ prefer: 'webgpu' })).name).toBe('webgpu');
+    const info = await initBackend({ prefer: 'webgpu', kernels: 'stock' });
+    expect(info.name).toBe('webgpu');
+    expect(info.kernels).toBe('stock');
     m = await loadStories();
     train = (await storyInstruct(m.tokenizer)).train;
   });

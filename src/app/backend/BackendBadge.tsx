@@ -2,8 +2,8 @@
 // way to force another backend (which restarts the worker).
 import { useEffect, useRef, useState } from 'react';
 import { useStore } from '../store';
-import { restartEngine, switchBackend } from '../boot';
-import type { BackendChoice } from '../../worker/api';
+import { restartEngine, switchBackend, switchKernels } from '../boot';
+import type { BackendChoice, KernelChoice } from '../../worker/api';
 
 const LABELS: Record<string, string> = { webgpu: 'WebGPU', wasm: 'WebAssembly', cpu: 'CPU' };
 
@@ -37,7 +37,7 @@ export function BackendBadge() {
     text = 'Engine failed';
     tone = 'bad';
   } else {
-    text = `${LABELS[b.name] ?? b.name}${adapter ? ` · ${adapter}` : ''}`;
+    text = `${LABELS[b.name] ?? b.name}${adapter ? ` · ${adapter}` : ''}${b.name === 'webgpu' && b.kernels === 'stock' ? ' · stock ops' : ''}`;
     tone = b.name === 'webgpu' ? 'good' : 'warn';
   }
   const busy = engine.unresponsiveSince !== null;
@@ -52,6 +52,7 @@ export function BackendBadge() {
         aria-label={`Backend: ${text}${fallback ? ' (fallback)' : ''}`}
         data-backend={b?.name ?? ''}
         data-architecture={b?.adapter?.architecture ?? ''}
+        data-kernels={b?.kernels ?? ''}
         onClick={() => setOpen((o) => !o)}
       >
         <span className="dot" aria-hidden="true" />
@@ -97,6 +98,21 @@ export function BackendBadge() {
             <option value="wasm">WebAssembly</option>
             <option value="cpu">CPU (slowest)</option>
           </select>
+          <label className="field-label" htmlFor="kernel-choice">
+            WebGPU kernels
+          </label>
+          <select
+            id="kernel-choice"
+            value={engine.kernels}
+            onChange={(e) => {
+              setOpen(false);
+              void switchKernels(e.currentTarget.value as KernelChoice);
+            }}
+          >
+            <option value="fused">Fused WGSL kernels (fastest)</option>
+            <option value="stock">Stock TF.js ops (for comparison, or if a kernel misbehaves)</option>
+          </select>
+          {b && b.name !== 'webgpu' && <p className="muted small">Kernels apply to WebGPU only; {LABELS[b.name] ?? b.name} always runs TF.js ops.</p>}
           <p className="muted small">Switching restarts the engine and loads the model again.</p>
           <button
             type="button"

@@ -1,6 +1,6 @@
 import { defineCommand } from '../command';
-import { BACKEND_ROW, HELP_ROW, helpSection } from '../shared/help';
-import { BACKEND_CHOICES, type BackendChoice } from '../shared/backend-choice';
+import { BACKEND_ROW, HELP_ROW, KERNELS_ROW, helpSection } from '../shared/help';
+import { BACKEND_CHOICES, KERNEL_CHOICES, type BackendChoice, type KernelChoice } from '../shared/backend-choice';
 import { DATA_OPTIONS, DATA_ROWS, parseDataArgs, type DataArgs } from '../shared/data';
 
 export interface EvalArgs {
@@ -9,6 +9,7 @@ export interface EvalArgs {
   data: DataArgs;
   batch: number;
   backend: BackendChoice;
+  kernels: KernelChoice;
 }
 
 export const evalCommand = defineCommand<EvalArgs>({
@@ -25,6 +26,7 @@ ${helpSection(null, [
   ['--adapter DIR', 'PEFT LoRA adapter folder to evaluate beside the base model'],
   ['--batch N', 'examples per forward pass (default 8)'],
   BACKEND_ROW,
+  KERNELS_ROW,
   HELP_ROW,
 ])}
 
@@ -34,6 +36,7 @@ ${helpSection('Data', DATA_ROWS)}`,
     adapter: { type: 'string' },
     batch: { type: 'string' },
     backend: { type: 'string' },
+    kernels: { type: 'string' },
     ...DATA_OPTIONS,
   },
   parse(f) {
@@ -44,6 +47,7 @@ ${helpSection('Data', DATA_ROWS)}`,
       data: parseDataArgs(f),
       batch: f.int('batch', 8, { min: 1 }),
       backend: f.choice('backend', BACKEND_CHOICES, 'auto'),
+      kernels: f.choice('kernels', KERNEL_CHOICES, 'fused'),
     };
   },
   load: async () => (await import('./run')).runEval,

@@ -8,7 +8,7 @@ import { openModel, readAdapterDir } from '../shared/model';
 import type { EvalArgs } from './args';
 
 export async function runEval(a: EvalArgs, io: CliIO): Promise<number> {
-  await startBackend(a.backend, io);
+  await startBackend(a.backend, io, a.kernels);
   const session = await openModel(a.model);
   try {
     const d = a.data;

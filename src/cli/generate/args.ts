@@ -1,6 +1,6 @@
 import { defineCommand } from '../command';
-import { BACKEND_ROW, HELP_ROW, helpSection } from '../shared/help';
-import { BACKEND_CHOICES, type BackendChoice } from '../shared/backend-choice';
+import { BACKEND_ROW, HELP_ROW, KERNELS_ROW, helpSection } from '../shared/help';
+import { BACKEND_CHOICES, KERNEL_CHOICES, type BackendChoice, type KernelChoice } from '../shared/backend-choice';
 import { TEMPLATE_CHOICES, type TemplateChoice } from '../shared/data';
 
 export interface GenerateArgs {
@@ -18,6 +18,7 @@ export interface GenerateArgs {
   /** 'none': the prompt is raw text to continue. */
   template: 'none' | TemplateChoice;
   backend: BackendChoice;
+  kernels: KernelChoice;
 }
 
 export const generateCommand = defineCommand<GenerateArgs>({
@@ -45,6 +46,7 @@ ${helpSection(null, [
     'none | auto | chat-template | alpaca | chatml | plain | raw (default none:\nthe prompt is raw text). With a template the prompt is a user instruction,\nformatted as in training (auto: the tokenizer\'s chat template, else alpaca,\nas train does)',
   ],
   BACKEND_ROW,
+  KERNELS_ROW,
   HELP_ROW,
 ])}`,
   options: {
@@ -61,6 +63,7 @@ ${helpSection(null, [
     adapter: { type: 'string' },
     template: { type: 'string' },
     backend: { type: 'string' },
+    kernels: { type: 'string' },
   },
   parse(f) {
     const temperature = f.number('temperature', 0, { min: 0 });
@@ -85,6 +88,7 @@ ${helpSection(null, [
       ...(adapter === undefined ? {} : { adapter }),
       template: f.choice('template', ['none', ...TEMPLATE_CHOICES] as const, 'none'),
       backend: f.choice('backend', BACKEND_CHOICES, 'auto'),
+      kernels: f.choice('kernels', KERNEL_CHOICES, 'fused'),
     };
   },
   load: async () => (await import('./run')).runGenerate,

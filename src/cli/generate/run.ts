@@ -8,7 +8,7 @@ import type { Session } from '../../engine/session';
 import type { GenerateArgs } from './args';
 
 export async function runGenerate(a: GenerateArgs, io: CliIO): Promise<number> {
-  await startBackend(a.backend, io);
+  await startBackend(a.backend, io, a.kernels);
   const session = await openModel(a.model);
   const stop = new AbortController();
   const release = io.interrupts.take(() => stop.abort());

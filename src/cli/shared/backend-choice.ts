@@ -3,3 +3,7 @@ import type { BackendName } from '../../engine/backend';
 
 export type BackendChoice = BackendName | 'auto';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm', 'cpu'];
+
+/** --kernels: the WebGPU hot loop's fused WGSL kernels, or stock TF.js ops (kernels/mode.ts). */
+export type KernelChoice = 'fused' | 'stock';
+export const KERNEL_CHOICES: readonly KernelChoice[] = ['fused', 'stock'];

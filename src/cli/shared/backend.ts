@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import { tf } from '../../engine/tf';
 import { initBackend, type BackendInfo } from '../../engine/backend';
 import { installNodeWebGPU } from '../../engine/backend-node';
-import type { BackendChoice } from './backend-choice';
+import type { BackendChoice, KernelChoice } from './backend-choice';
 import type { CliIO } from './io';
 
 const ICD_DIRS = ['/etc/vulkan/icd.d', '/usr/share/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
@@ -24,7 +24,7 @@ export function hasVulkanDriver(env: CliIO['env']): boolean {
   });
 }
 
-export async function startBackend(choice: BackendChoice, io: CliIO): Promise<BackendInfo> {
+export async function startBackend(choice: BackendChoice, io: CliIO, kernels: KernelChoice = 'fused'): Promise<BackendInfo> {
   // PROD mode silences TF.js's console banner ("install tfjs-node"), which would land in the
   // middle of the CLI's own output, and skips debug-only checks.
   tf.enableProdMode();
@@ -34,7 +34,7 @@ export async function startBackend(choice: BackendChoice, io: CliIO): Promise<Ba
   }
   let info: BackendInfo;
   try {
-    info = await initBackend({ prefer: choice });
+    info = await initBackend({ prefer: choice, kernels });
   } catch (e) {
     const hint =
       choice === 'webgpu' && !forcedSwiftShader
@@ -42,6 +42,6 @@ export async function startBackend(choice: BackendChoice, io: CliIO): Promise<Ba
         : '';
     throw new Error(`${(e as Error).message}${hint}`);
   }
-  io.stderr(`backend: ${info.reason}\n`);
+  io.stderr(`backend: ${info.reason}${info.name === 'webgpu' ? `; ${info.kernels === 'fused' ? 'fused WGSL kernels' : 'stock TF.js ops'}` : ''}\n`);
   return info;
 }

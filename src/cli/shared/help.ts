@@ -19,4 +19,8 @@ export const BACKEND_ROW: HelpRow = [
   '--backend B',
   'auto | webgpu | wasm | cpu (default auto: webgpu, else wasm, else cpu).\nWithout a GPU, WEBLORA_SWIFTSHADER=1 runs webgpu on SwiftShader (slow)',
 ];
+export const KERNELS_ROW: HelpRow = [
+  '--kernels K',
+  'fused | stock (default fused): on webgpu, WebLoRA\'s fused WGSL kernels or stock TF.js ops',
+];
 export const HELP_ROW: HelpRow = ['-h, --help', 'show this help'];

@@ -1,6 +1,6 @@
 import { defineCommand } from '../command';
-import { BACKEND_ROW, HELP_ROW, helpSection } from '../shared/help';
-import { BACKEND_CHOICES, type BackendChoice } from '../shared/backend-choice';
+import { BACKEND_ROW, HELP_ROW, KERNELS_ROW, helpSection } from '../shared/help';
+import { BACKEND_CHOICES, KERNEL_CHOICES, type BackendChoice, type KernelChoice } from '../shared/backend-choice';
 import { DATA_OPTIONS, DATA_ROWS, parseDataArgs, type DataArgs } from '../shared/data';
 
 /** LoRA settings as given; undefined = not on the command line (an --init-adapter decides). */
@@ -41,6 +41,7 @@ export interface TrainArgs {
   initAdapter?: string;
   resume: boolean;
   backend: BackendChoice;
+  kernels: KernelChoice;
 }
 
 export const trainCommand = defineCommand<TrainArgs>({
@@ -57,6 +58,7 @@ ${helpSection(null, [
   ['--model DIR', 'model folder (required)'],
   ['--out DIR', 'output folder, created if missing (required)'],
   BACKEND_ROW,
+  KERNELS_ROW,
   HELP_ROW,
 ])}
 
@@ -123,6 +125,7 @@ ${helpSection('Checkpoints', [
     'checkpoint-every': { type: 'string' },
     resume: { type: 'boolean' },
     backend: { type: 'string' },
+    kernels: { type: 'string' },
   },
   parse(f) {
     const valFraction = f.number('val-fraction', undefined, { above: 0, below: 1 });
@@ -162,6 +165,7 @@ ${helpSection('Checkpoints', [
       ...(initAdapter === undefined ? {} : { initAdapter }),
       resume: f.bool('resume'),
       backend: f.choice('backend', BACKEND_CHOICES, 'auto'),
+      kernels: f.choice('kernels', KERNEL_CHOICES, 'fused'),
     };
   },
   load: async () => (await import('./run')).runTrain,

@@ -21,7 +21,7 @@ import { differences, runIdentity } from './identity';
 import { evalLine, evalRecord, progressLine, stepRecord, TRAIN_LOG, writeTrainLog, type LogHeader, type LogRecord } from './log';
 
 export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
-  const backend = await startBackend(a.backend, io);
+  const backend = await startBackend(a.backend, io, a.kernels);
   const session = await openModel(a.model);
   let trainer: Trainer | undefined;
   try {
