@@ -8,7 +8,7 @@ import { storyInstruct } from '../helpers/story-data';
 import { firstLosses } from '../helpers/train-suite';
 import { maxRelativeError } from '../helpers/backend-suite';
 
-describe('first 5 training losses of stories260K on WebGPU (Dawn, SwiftShader) equal cpu', () => {
+describe('first 5 training losses of stories260K on WebGPU (Dawn, SwiftShader, fused kernels) equal cpu', () => {
   let m: LoadedModel;
   let train: Awaited<ReturnType<typeof storyInstruct>>['train'];
   beforeAll(async () => {
@@ -23,8 +23,14 @@ describe('first 5 training losses of stories260K on WebGPU (Dawn, SwiftShader) e
     const cpu = await firstLosses(m, train, 5);
     const info = await initBackend({ prefer: 'webgpu' });
     expect(info.name).toBe('webgpu');
+    expect(info.kernels).toBe('fused');
     expect(tf.getBackend()).toBe('webgpu');
-    const gpu = await firstLosses(m, train, 5);
+    const memory: { numTensors: number; numBytes: number }[] = [];
+    const gpu = await firstLosses(m, train, 5, {}, (e) => {
+      if (e.type === 'step') memory[e.step] = { numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes };
+    });
     expect(maxRelativeError(cpu, gpu)).toBeLessThan(1e-4);
+    // The fused step (cross-entropy, optimizer kernels) leaks nothing from step to step.
+    expect(memory[5]).toEqual(memory[2]);
   });
 });
