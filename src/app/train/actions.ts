@@ -183,7 +183,9 @@ export async function startTraining(resume?: ResumeFrom): Promise<void> {
   patch('train', { status: 'starting', error: null });
   const config: TrainConfig = resume ? resume.run.config : structuredClone(st.train.config);
   const cp = resume?.checkpoint;
-  const backend = st.engine.backend?.name ?? 'unknown';
+  const info = st.engine.backend;
+  // The run records what computed it; 'webgpu (stock ops)' when the fused kernels were switched off.
+  const backend = info ? `${info.name}${info.name === 'webgpu' && info.kernels === 'stock' ? ' (stock ops)' : ''}` : 'unknown';
   const runId = resume?.run.id ?? db.newRunId();
   const keptPoints = cp ? (resume!.run.points ?? []).filter((p) => p.step <= cp.step) : [];
   const keptEvals = cp ? (resume!.run.evals ?? []).filter((p) => p.step <= cp.step) : [];

@@ -39,6 +39,8 @@ export interface LogHeader {
   model: string;
   data: string;
   backend: string;
+  /** On webgpu: the fused WGSL kernels or stock TF.js ops. */
+  kernels: string;
   template: string;
   lora: unknown;
   options: unknown;

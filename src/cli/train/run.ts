@@ -51,6 +51,7 @@ export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
       model: a.model,
       data: d.path,
       backend: backend.name,
+      kernels: backend.kernels,
       template: prepared.template,
       lora: start.config,
       options: t.options,
