@@ -12,7 +12,7 @@
 //   G = dy ⊙ (exp(z − lse) − onehot(target)) for the chunk's columns, recomputing z = h·W_cᵀ
 //     with the tiled matmul and applying this in its store;
 //   dh (+)= G·W_c, the tiled matmul reading the chunk's rows of W in place.
-import { lanes, MM, segment, shared, store, TILE_M, TILE_N, type Segment } from './matmul.wgsl';
+import { MM, store, tiledProduct, TILE_M, TILE_N, type Segment } from './matmul.wgsl';
 
 const { WX, WY, RM, RN } = MM;
 // The float32 lowest, as a starting maximum: -inf arithmetic is not guaranteed in WGSL.
@@ -31,18 +31,9 @@ const dims = { m: 'uniforms.dimM', n: 'uniforms.dimN', k: 'uniforms.dimK' };
 
 /** PART [N, tiles, 3]. Uniforms: dimM (N), dimN (V), dimK (H), v0 (0), tiles. */
 export function partialsWgsl(): string {
-  return /* wgsl */ `
-${shared}
-var<workgroup> red : array<f32, ${TILE_M * WX}>;
-
-fn main() {
-  ${lanes}
+  const helpers = /* wgsl */ `var<workgroup> red : array<f32, ${TILE_M * WX}>;`;
+  const epilogue = /* wgsl */ `
   let tile = i32(workgroupId.x);
-  let col0 = tile * ${TILE_N};
-  let row0 = i32(workgroupId.y) * ${TILE_M};
-  var acc : array<f32, ${RM * RN}>;
-  ${segment(logitsSegment, dims, 'acc')}
-
   // Row maxima over the tile: each lane's columns, then across the ${WX} lanes of a row.
   for (var i = 0; i < ${RM}; i = i + 1) {
     var m = ${LOWEST};
@@ -84,8 +75,8 @@ fn main() {
       }
     }
   }
-}
 `;
+  return tiledProduct(logitsSegment, dims, epilogue, helpers);
 }
 
 /** LOSS [N] and LSE [N] from PART; one workgroup of `wg` lanes per row. Uniforms: rows, tiles. */
@@ -141,34 +132,18 @@ fn main() {
  * Uniforms: dimM (N), dimN (Vc), dimK (H), v0.
  */
 export function softmaxGradWgsl(): string {
-  return /* wgsl */ `
-${shared}
-fn main() {
-  ${lanes}
-  let col0 = i32(workgroupId.x) * ${TILE_N};
-  let row0 = i32(workgroupId.y) * ${TILE_M};
-  var acc : array<f32, ${RM * RN}>;
-  ${segment(logitsSegment, dims, 'acc')}
-  ${store('result', dims, `acc[i * ${RN} + j]`, (row, col, value) => `
+  return tiledProduct(
+    logitsSegment,
+    dims,
+    store('result', dims, `acc[i * ${RN} + j]`, (row, col, value) => `
         var g = exp(${value} - LSE[${row}]);
         if (LABELS[${row}] == uniforms.v0 + ${col}) { g = g - 1.0; }
-        result[${row} * uniforms.dimN + ${col}] = DY[${row}] * g;`)}
-}
-`;
+        result[${row} * uniforms.dimN + ${col}] = DY[${row}] * g;`),
+  );
 }
 
 /** dh [N, H] (+ ACC) = G·W_c, W_c = rows v0 … v0 + Vc of W. Uniforms: dimM (N), dimN (H), dimK (Vc), v0. */
 export function headGradWgsl(accumulate: boolean): string {
   const seg: Segment = { p: 'G', q: '', transP: false, transQ: false, readQ: (k, n) => `W[(uniforms.v0 + ${k}) * uniforms.dimN + ${n}]` };
-  return /* wgsl */ `
-${shared}
-fn main() {
-  ${lanes}
-  let col0 = i32(workgroupId.x) * ${TILE_N};
-  let row0 = i32(workgroupId.y) * ${TILE_M};
-  var acc : array<f32, ${RM * RN}>;
-  ${segment(seg, dims, 'acc')}
-  ${store('result', dims, (accumulate ? 'ACC[row * uniforms.dimN + col] + ' : '') + `acc[i * ${RN} + j]`)}
-}
-`;
+  return tiledProduct(seg, dims, store('result', dims, (accumulate ? 'ACC[row * uniforms.dimN + col] + ' : '') + `acc[i * ${RN} + j]`));
 }

@@ -140,6 +140,25 @@ export const lanesFor = (c: TileConfig) => /* wgsl */ `
 export const shared = sharedFor(MM);
 export const lanes = lanesFor(MM);
 
+/**
+ * A whole single-product shader on the default tile: `helpers` (WGSL functions), then a main
+ * that accumulates one tile of the segment into `acc` and ends with `epilogue` (usually a store).
+ */
+export function tiledProduct(seg: Segment, d: Dims, epilogue: string, helpers = ''): string {
+  return /* wgsl */ `
+${shared}
+${helpers}
+fn main() {
+  ${lanes}
+  let col0 = i32(workgroupId.x) * ${TILE_N};
+  let row0 = i32(workgroupId.y) * ${TILE_M};
+  var acc : array<f32, ${MM.RM * MM.RN}>;
+  ${segment(seg, d, 'acc')}
+  ${epilogue}
+}
+`;
+}
+
 /** With `accumulate`, the input ACC [M, N] is added to the result. */
 export function matmulWgsl(seg1: Segment, seg2: Segment | null, accumulate = false, cfg: TileConfig = MM): string {
   const { RM, RN } = cfg;
@@ -208,7 +227,7 @@ fn main() {
  * Uniforms: dimM, dimN (= parts·r), dimK, rank.
  */
 export function loraDownWgsl(parts: number): string {
-  const { RM, RN } = MM;
+  const { RN } = MM;
   const pick = (n: string, f: (p: number) => string) =>
     Array.from({ length: parts }, (_, p) => (p === parts - 1 ? `{ ${f(p)} }` : `if (${n} < ${p + 1} * uniforms.rank) { ${f(p)} } else `)).join('');
   const seg: Segment = {
@@ -219,8 +238,7 @@ export function loraDownWgsl(parts: number): string {
     readQ: (k, n) => `readA(${k}, ${n})`,
   };
   const d = { m: 'uniforms.dimM', n: 'uniforms.dimN', k: 'uniforms.dimK' };
-  return /* wgsl */ `
-${shared}
+  const helpers = /* wgsl */ `
 fn readA(k : i32, n : i32) -> f32 {
   let c = n % uniforms.rank;
   ${pick('n', (p) => `return A${p}[c * uniforms.dimK + k];`)}
@@ -229,15 +247,6 @@ fn readA(k : i32, n : i32) -> f32 {
 fn writeU(row : i32, n : i32, v : f32) {
   let c = n % uniforms.rank;
   ${pick('n', (p) => `U${p}[row * uniforms.rank + c] = v;`)}
-}
-
-fn main() {
-  ${lanes}
-  let col0 = i32(workgroupId.x) * ${TILE_N};
-  let row0 = i32(workgroupId.y) * ${TILE_M};
-  var acc : array<f32, ${RM * RN}>;
-  ${segment(seg, d, 'acc')}
-  ${store('', d, `acc[i * ${RN} + j]`, (row, col, value) => `writeU(${row}, ${col}, ${value});`)}
-}
-`;
+}`;
+  return tiledProduct(seg, d, store('', d, `acc[i * ${RN} + j]`, (row, col, value) => `writeU(${row}, ${col}, ${value});`), helpers);
 }
