@@ -27,7 +27,10 @@ export interface MatmulProblem {
   transQ: boolean;
 }
 
-const problemKey = (p: MatmulProblem) => `${p.m}x${p.n}x${p.k}_${p.transP ? 't' : 'n'}${p.transQ ? 't' : 'n'}`;
+// Rows (tokens per micro-batch) vary with length bucketing; a tile measured at M serves every M'
+// of the same power-of-two bucket, while N and K (the weight's shape) must match exactly.
+const rowBucket = (m: number) => 2 ** Math.ceil(Math.log2(Math.max(1, m)));
+const problemKey = (p: MatmulProblem) => `${rowBucket(p.m)}x${p.n}x${p.k}_${p.transP ? 't' : 'n'}${p.transQ ? 't' : 'n'}`;
 const table = new Map<string, TileConfig>();
 
 /** The tile for this problem: the measured best, or the default. */

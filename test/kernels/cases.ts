@@ -334,6 +334,9 @@ export function kernelSuites(): void {
         expect(Object.keys(r.ms).length).toBeGreaterThan(1);
         expect(Object.values(r.ms).every((ms) => ms > 0)).toBe(true);
         expect(tileKey(tileFor(r.problem))).toBe(r.best);
+        // 9 … 16 rows share the bucket of the 10 measured; 17 rows do not.
+        expect(tileFor({ ...r.problem, m: 16 })).toBe(tileFor(r.problem));
+        expect(tileFor({ ...r.problem, m: 17 })).toBe(TILE_CANDIDATES[0]);
       }
       const x = rand([2, 5, 24], 53);
       const w = rand([37, 24], 54);
