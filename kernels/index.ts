@@ -10,4 +10,4 @@ export { causalAttention, causalAttentionStock, attentionBias, type AttentionInp
 export { lmHeadCrossEntropy, lmHeadCrossEntropyStock } from './cross-entropy';
 export { sumOfSquares, adamwUpdate, type AdamWStep } from './adamw';
 export { tuneFrozenMatmuls } from './matmul';
-export { TILE_CANDIDATES, tileFor, clearTuning, type TuningResult, type MatmulProblem } from './tuning';
+export { TILE_CANDIDATES, tileFor, isTuned, clearTuning, rowBucket, type TuningResult, type MatmulProblem } from './tuning';

@@ -29,13 +29,18 @@ export interface MatmulProblem {
 
 // Rows (tokens per micro-batch) vary with length bucketing; a tile measured at M serves every M'
 // of the same power-of-two bucket, while N and K (the weight's shape) must match exactly.
-const rowBucket = (m: number) => 2 ** Math.ceil(Math.log2(Math.max(1, m)));
+export const rowBucket = (m: number) => 2 ** Math.ceil(Math.log2(Math.max(1, m)));
 const problemKey = (p: MatmulProblem) => `${rowBucket(p.m)}x${p.n}x${p.k}_${p.transP ? 't' : 'n'}${p.transQ ? 't' : 'n'}`;
 const table = new Map<string, TileConfig>();
 
 /** The tile for this problem: the measured best, or the default. */
 export function tileFor(p: MatmulProblem): TileConfig {
   return table.get(problemKey(p)) ?? MM;
+}
+
+/** Whether a measured tile is recorded for this problem's bucket. */
+export function isTuned(p: MatmulProblem): boolean {
+  return table.has(problemKey(p));
 }
 
 export function clearTuning(): void {

@@ -5,7 +5,7 @@
 import { tf } from '../../src/engine/tf';
 import { initBackend, type BackendInfo, type BackendName } from '../../src/engine/backend';
 import { createLoraAdapter, disposeAdapter, TARGET_PRESETS, type LoraAdapter } from '../../src/engine/lora/lora';
-import { parameterCount } from '../../src/engine/model/config';
+import { linearShapes, parameterCount } from '../../src/engine/model/config';
 import type { LlamaModel } from '../../src/engine/model/llama';
 import { Trainer, DEFAULT_TRAIN_OPTIONS } from '../../src/engine/train/trainer';
 import type { BatchExample } from '../../src/engine/data/batches';
@@ -18,7 +18,6 @@ import { trackBuffers } from './buffers';
 import { loadBenchModel, silentTokenizer, type BenchModelSpec, type StoriesFiles } from './models';
 import type { Variant } from './variants';
 import { clearTuning, tuneFrozenMatmuls } from '../../kernels';
-import type { ModelConfig } from '../../src/engine/model/config';
 import type { BackendDescription, BenchConfig, BenchRow, BenchShape, CountFigures, GenerateFigures, MemoryFigures, TrainFigures } from './schema';
 
 export const ALL_LINEAR: readonly string[] = TARGET_PRESETS['all-linear'];
@@ -152,19 +151,6 @@ export async function runRow(spec: BenchModelSpec, backend: BackendName, v: Vari
     row.seconds = (performance.now() - t0) / 1000;
   }
   return row;
-}
-
-/** [in, out] of the seven linears of a decoder layer (q, k, v, o, gate, up, down). */
-function linearShapes(c: ModelConfig): { in: number; out: number }[] {
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
-  return [
-    { in: c.hiddenSize, out: q },
-    { in: c.hiddenSize, out: kv },
-    { in: q, out: c.hiddenSize },
-    { in: c.hiddenSize, out: c.intermediateSize },
-    { in: c.intermediateSize, out: c.hiddenSize },
-  ];
 }
 
 interface TrainMeasurement {

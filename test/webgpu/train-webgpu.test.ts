@@ -7,6 +7,7 @@ import { loadStories } from '../helpers/stories';
 import { storyInstruct } from '../helpers/story-data';
 import { firstLosses } from '../helpers/train-suite';
 import { maxRelativeError } from '../helpers/backend-suite';
+import { isTuned } from '../../kernels';
 
 describe('first 5 training losses of stories260K on WebGPU (Dawn, SwiftShader, fused kernels) equal cpu', () => {
   let m: LoadedModel;
@@ -32,5 +33,8 @@ describe('first 5 training losses of stories260K on WebGPU (Dawn, SwiftShader, f
     expect(maxRelativeError(cpu, gpu)).toBeLessThan(1e-4);
     // The fused step (cross-entropy, optimizer kernels) leaks nothing from step to step.
     expect(memory[5]).toEqual(memory[2]);
+    // Before its first step the run measured the matmul tiles of its q_proj (64 → 64) products.
+    const buckets = Array.from({ length: 9 }, (_, i) => 2 ** i);
+    expect(buckets.some((m) => isTuned({ m, n: 64, k: 64, transP: false, transQ: true }))).toBe(true);
   });
 });

@@ -182,3 +182,16 @@ export function parameterCount(c: ModelConfig): number {
   for (const shape of expectedTensorShapes(c).values()) n += shape.reduce((a, b) => a * b, 1);
   return n;
 }
+
+/** [in, out] of the distinct linears of a decoder layer: q, k (= v), o, gate (= up), down. */
+export function linearShapes(c: ModelConfig): { in: number; out: number }[] {
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  return [
+    { in: c.hiddenSize, out: q },
+    { in: c.hiddenSize, out: kv },
+    { in: q, out: c.hiddenSize },
+    { in: c.hiddenSize, out: c.intermediateSize },
+    { in: c.intermediateSize, out: c.hiddenSize },
+  ];
+}

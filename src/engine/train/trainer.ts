@@ -14,6 +14,8 @@ import { learningRate, type ScheduleKind } from './schedule';
 import type { TrainEvent } from './events';
 import { evaluate } from './evaluate';
 import { nextTurn } from '../next-turn';
+import { linearShapes } from '../model/config';
+import { fusedActive, rowBucket, tuneFrozenMatmuls } from '../../../kernels';
 
 export interface TrainOptions {
   learningRate: number;
@@ -35,6 +37,11 @@ export interface TrainOptions {
   evalEvery: number;
   /** Emit a checkpoint every N steps (0: never during the run). */
   checkpointEvery?: number;
+  /**
+   * With the fused WebGPU kernels: before the first step, time the candidate matmul tiles on this
+   * device for the step's frozen-weight products (kernels/tuning.ts). Default true.
+   */
+  tuneKernels?: boolean;
 }
 
 export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'padId'> = {
@@ -125,6 +132,7 @@ export class Trainer {
   async run(onEvent: (e: TrainEvent) => void = () => {}): Promise<{ losses: number[]; cancelled: boolean }> {
     this.state = 'running';
     const o = this.options;
+    if (o.tuneKernels !== false && fusedActive()) await this.tuneMatmuls();
     const start = performance.now();
     let tokensSeen = 0;
     onEvent({ type: 'start', totalSteps: this.totalSteps, stepsPerEpoch: this.stepsPerEpoch, step: this.stepsDone });
@@ -207,6 +215,13 @@ export class Trainer {
 
   dispose(): void {
     this.optimizer.dispose();
+  }
+
+  /** Measures the matmul tiles for the row buckets of this run's batches (largest first, at most 4). */
+  private async tuneMatmuls(): Promise<void> {
+    const epoch = Math.floor(this.stepsDone / this.stepsPerEpoch);
+    const buckets = [...new Set(this.epochBatches(epoch).map((b) => rowBucket(b.batchSize * b.seqLen)))].sort((a, b) => b - a);
+    for (const m of buckets.slice(0, 4)) await tuneFrozenMatmuls(linearShapes(this.model.config), m);
   }
 
   private epochBatches(epoch: number): Batch[] {
