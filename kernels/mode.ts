@@ -11,7 +11,7 @@ export const KERNEL_MODES: readonly KernelMode[] = ['fused', 'stock'];
 let mode: KernelMode = 'fused';
 
 export function setKernelMode(m: KernelMode): void {
-  if (m !== 'fused' && m !== 'stock') throw new Error(`kernel mode must be "fused" or "stock", got ${JSON.stringify(m)}`);
+  if (!KERNEL_MODES.includes(m)) throw new Error(`kernel mode must be "fused" or "stock", got ${JSON.stringify(m)}`);
   mode = m;
 }
 

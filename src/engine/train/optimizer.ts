@@ -35,10 +35,7 @@ export class AdamW {
 
   apply(grads: tf.Tensor[], lr: number): void {
     const { beta1, beta2, eps, weightDecay } = this.opts;
-    this.step++;
-    const bc1 = 1 - Math.pow(beta1, this.step);
-    const bc2 = 1 - Math.pow(beta2, this.step);
-    const stepSize = lr / bc1;
+    const { stepSize, sqrtBc2 } = this.advance(lr);
     tf.tidy(() => {
       this.params.forEach((p, i) => {
         const g = grads[i];
@@ -47,7 +44,7 @@ export class AdamW {
         this.m[i].assign(m);
         this.v[i].assign(v);
         const decayed = weightDecay ? p.mul(1 - lr * weightDecay) : p;
-        const denom = v.sqrt().div(Math.sqrt(bc2)).add(eps);
+        const denom = v.sqrt().div(sqrtBc2).add(eps);
         p.assign(decayed.sub(m.div(denom).mul(stepSize)));
       });
     });
@@ -67,16 +64,7 @@ export class AdamW {
       });
     }
     const { beta1, beta2, eps, weightDecay } = this.opts;
-    this.step++;
-    const step = {
-      beta1,
-      beta2,
-      eps,
-      decay: 1 - lr * weightDecay,
-      stepSize: lr / (1 - Math.pow(beta1, this.step)),
-      sqrtBc2: Math.sqrt(1 - Math.pow(beta2, this.step)),
-      maxNorm: maxNorm > 0 ? maxNorm : 0,
-    };
+    const step = { beta1, beta2, eps, decay: 1 - lr * weightDecay, ...this.advance(lr), maxNorm: maxNorm > 0 ? maxNorm : 0 };
     return tf.tidy(() => {
       const normSq = sumOfSquares(grads);
       this.params.forEach((p, i) => {
@@ -87,6 +75,13 @@ export class AdamW {
       });
       return normSq.sqrt().reshape([]) as tf.Scalar;
     });
+  }
+
+  /** Counts the step; its bias corrections, folded as PyTorch does: lr / (1 − β1^t) and √(1 − β2^t). */
+  private advance(lr: number): { stepSize: number; sqrtBc2: number } {
+    this.step++;
+    const { beta1, beta2 } = this.opts;
+    return { stepSize: lr / (1 - Math.pow(beta1, this.step)), sqrtBc2: Math.sqrt(1 - Math.pow(beta2, this.step)) };
   }
 
   async getState(): Promise<AdamWState> {
