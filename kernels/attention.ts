@@ -5,7 +5,7 @@
 // (Stock: matMul, mul, tile, add, softmax, matMul, transpose, plus the bias construction
 // forward, and about twenty kernels backward.)
 import { tf } from '../src/engine/tf';
-import { fusedActive } from './mode';
+import { fusedActive } from './active';
 import { f32, i32, run, type ProgramSpec, type Uniform } from './program';
 import { runMulti } from './multi';
 import { defineGradient, defineKernel, noGradient, runKernel, runKernelMulti } from './register';

@@ -6,8 +6,8 @@
 // `chunkBytes`. Stock: matMul, logSumExp's five kernels, the target gather, sub; backward the
 // same again plus a full [N, V] gradient. The WGSL is in cross-entropy.wgsl.ts.
 import { tf } from '../src/engine/tf';
-import { selectRows } from '../src/engine/train/select-rows';
-import { fusedActive } from './mode';
+import { selectRows } from './select-rows';
+import { fusedActive } from './active';
 import { i32, run } from './program';
 import { runMulti } from './multi';
 import { defineGradient, defineKernel, noGradient, runKernel, runKernelMulti } from './register';

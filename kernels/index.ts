@@ -1,7 +1,9 @@
 // WebLoRA's fused WGSL kernels for the webgpu backend, and the switch between them and the
 // stock TF.js ops. Importing this module registers the kernels (registration is inert until
 // kernel mode 'fused' is set and the webgpu backend runs). See README.md.
-export { setKernelMode, getKernelMode, fusedActive, withKernelMode, KERNEL_MODES, type KernelMode } from './mode';
+export { setKernelMode, getKernelMode, withKernelMode, KERNEL_MODES, type KernelMode } from './mode';
+export { fusedActive, activeKernels } from './active';
+export { selectRows } from './select-rows';
 export { rmsNorm, rmsNormStock, addRmsNorm } from './rmsnorm';
 export { swiglu, swigluStock } from './swiglu';
 export { ropeQkv, ropeQkvStock, type HeadsFirst } from './rope';

@@ -17,7 +17,7 @@
 // u_p = x·A_pᵀ in one dispatch, then one pass per y_p; backward, the du_p two to a dispatch,
 // dx = Σ_p dy_p·W_p + du_p·A_p accumulated pass by pass (no gradient adds), dA_p with dB_p.
 import { tf } from '../src/engine/tf';
-import { fusedActive } from './mode';
+import { fusedActive } from './active';
 import { groupedMatmul, loraDown, matmul, plain, transposed } from './matmul';
 import { defineGradient, defineKernel, noGradient, runKernel, runKernelMulti } from './register';
 

@@ -3,7 +3,7 @@
 // cpu and wasm every op falls back to its stock composition, so it is safe to leave on anywhere.
 // 'stock' runs exactly the TF.js ops the model always ran: the comparison, and the fallback
 // should a kernel misbehave on some adapter (CLI `--kernels stock`, the app's backend menu).
-import { tf } from '../src/engine/tf';
+// No TF.js import here: the CLI parses `--kernels` and the app's UI types it without loading TF.js.
 
 export type KernelMode = 'fused' | 'stock';
 export const KERNEL_MODES: readonly KernelMode[] = ['fused', 'stock'];
@@ -17,11 +17,6 @@ export function setKernelMode(m: KernelMode): void {
 
 export function getKernelMode(): KernelMode {
   return mode;
-}
-
-/** Whether ops run the fused kernels right now: mode 'fused' and the webgpu backend active. */
-export function fusedActive(): boolean {
-  return mode === 'fused' && tf.getBackend() === 'webgpu';
 }
 
 /** Runs `f` with the mode set to `m`, restoring the previous mode afterwards. */

@@ -2,7 +2,7 @@
 // forward and about a dozen kernels backward). The residual variant also does the residual add
 // before it, forward and backward, in the same single dispatch each way.
 import { tf } from '../src/engine/tf';
-import { fusedActive } from './mode';
+import { fusedActive } from './active';
 import { f32, i32, run, sizeOf } from './program';
 import { runMulti } from './multi';
 import { defineGradient, defineKernel, noGradient, runKernel, runKernelMulti } from './register';

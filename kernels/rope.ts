@@ -2,7 +2,7 @@
 // and v folded in: one dispatch forward, one backward (stock: three transposes, and split, neg,
 // concat, mul, mul, add for each of q and k, forward).
 import { tf } from '../src/engine/tf';
-import { fusedActive } from './mode';
+import { fusedActive } from './active';
 import { i32, sizeOf } from './program';
 import { runMulti } from './multi';
 import { defineGradient, defineKernel, noGradient, runKernelMulti } from './register';

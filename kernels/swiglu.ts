@@ -1,7 +1,7 @@
 // Fused SwiGLU: silu(gate) · up in one dispatch, and both gradients in one more
 // (stock: sigmoid, mul, mul forward; about ten kernels backward).
 import { tf } from '../src/engine/tf';
-import { fusedActive } from './mode';
+import { fusedActive } from './active';
 import { i32, run, sizeOf } from './program';
 import { runMulti } from './multi';
 import { defineGradient, defineKernel, runKernel, runKernelMulti } from './register';

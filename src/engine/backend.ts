@@ -1,7 +1,8 @@
 // Picks the TF.js backend: WebGPU, else wasm, else cpu — and says why, because a silent
 // fallback to cpu turns a minute of training into an hour and the user deserves to know.
 import { tf } from './tf';
-import { getKernelMode, setKernelMode, type KernelMode } from '../../kernels/mode';
+import { setKernelMode, type KernelMode } from '../../kernels/mode';
+import { activeKernels } from '../../kernels/active';
 import { patchWebGpuKernels } from './webgpu-addn';
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
@@ -70,8 +71,7 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
       await tf.ready();
       if (name === 'webgpu') patchWebGpuKernels();
       setKernelMode(opts.kernels ?? 'fused');
-      const kernels: KernelMode = name === 'webgpu' && getKernelMode() === 'fused' ? 'fused' : 'stock';
-      return { name, requested, reason: describe(name, requested, failures, adapter), failures, adapter, kernels };
+      return { name, requested, reason: describe(name, requested, failures, adapter), failures, adapter, kernels: activeKernels() };
     } catch (e) {
       failures.push({ name, error: e instanceof Error ? e.message : String(e) });
     }

@@ -14,13 +14,14 @@ import type { TrainEvent } from '../engine/train/events';
 import type { TrainCheckpoint } from '../engine/train/trainer';
 import type { ScheduleKind } from '../engine/train/schedule';
 import type { MemoryEstimate } from '../engine/model/memory';
+import type { KernelMode } from '../../kernels/mode';
 
 export type { BackendInfo, BackendName, DownloadProgress, ModelSummary, LoraConfig, DataCounts, FileReport };
 export type { ColumnMapping, DatasetFormat, PromptTemplate, DataIssue, TrainEvent, TrainCheckpoint, ScheduleKind, MemoryEstimate };
 
 export type BackendChoice = BackendName | 'auto';
 /** WebGPU's hot loop: WebLoRA's fused WGSL kernels (default) or stock TF.js ops. */
-export type KernelChoice = 'fused' | 'stock';
+export type KernelChoice = KernelMode;
 
 /** What went wrong, in categories the UI can explain and act on. */
 export type ErrorKind =

@@ -4,6 +4,5 @@ import type { BackendName } from '../../engine/backend';
 export type BackendChoice = BackendName | 'auto';
 export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm', 'cpu'];
 
-/** --kernels: the WebGPU hot loop's fused WGSL kernels, or stock TF.js ops (kernels/mode.ts). */
-export type KernelChoice = 'fused' | 'stock';
-export const KERNEL_CHOICES: readonly KernelChoice[] = ['fused', 'stock'];
+/** --kernels: the WebGPU hot loop's fused WGSL kernels, or stock TF.js ops (kernels/mode.ts, which loads no TF.js). */
+export { KERNEL_MODES as KERNEL_CHOICES, type KernelMode as KernelChoice } from '../../../kernels/mode';

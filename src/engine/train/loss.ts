@@ -2,8 +2,7 @@
 // so prompt and padding rows never become [tokens, vocab] logits at all.
 import { tf } from '../tf';
 import type { LlamaModel } from '../model/llama';
-import { selectRows } from './select-rows';
-import { lmHeadCrossEntropy } from '../../../kernels';
+import { lmHeadCrossEntropy, selectRows } from '../../../kernels';
 
 /** Flat indices (b·T + t) of the positions with a target, and those targets. */
 export function trainedPositions(targets: Int32Array): { rows: Int32Array; labels: Int32Array } {

@@ -1,7 +1,7 @@
 // Row selection whose gradient is a scatter. TF.js differentiates gather through
 // UnsortedSegmentSum, which the cpu backend runs as one pass per output row (a 0.3 s step
 // became 160 s) and the wasm backend lacks entirely; ScatterNd is linear and on every backend.
-import { tf } from '../tf';
+import { tf } from '../src/engine/tf';
 
 /** x[rows] for x: [n, d] and distinct row indices; the gradient scatters dy back into [n, d]. */
 export function selectRows(x: tf.Tensor2D, rows: Int32Array): tf.Tensor2D {
