@@ -17,6 +17,7 @@ import {
   type ModelInfo,
   type SamplingSettings,
   type TrainConfig,
+  type TrainPhase,
   type TrainPlan,
   type Which,
 } from '../worker/api';
@@ -64,6 +65,13 @@ export interface EvalPoint {
 }
 
 export type TrainStatus = 'idle' | 'starting' | 'running' | 'pausing' | 'paused' | 'stopping' | 'done' | 'stopped' | 'failed';
+
+/** What a running run is doing, and how far along that is (batches, steps or measurements). */
+export interface PhaseProgress {
+  phase: TrainPhase;
+  done: number;
+  total: number;
+}
 
 export interface OutputState {
   text: string;
@@ -114,6 +122,7 @@ export interface AppState {
     preset: string;
     plan: TrainPlan | null;
     status: TrainStatus;
+    phase: PhaseProgress | null;
     runId: string | null;
     /** The run whose history is on the charts (the current one, or one opened from Runs). */
     viewing: { runId: string; name: string } | null;
@@ -191,6 +200,7 @@ export const useStore = create<AppState>(() => ({
     preset: DEFAULT_PRESET,
     plan: null,
     status: 'idle',
+    phase: null,
     runId: null,
     viewing: null,
     totalSteps: 0,

@@ -10,14 +10,14 @@ import type { FileReport } from '../engine/data/load';
 import type { ColumnMapping, DatasetFormat } from '../engine/data/formats';
 import type { PromptTemplate } from '../engine/data/template';
 import type { DataIssue } from '../engine/data/types';
-import type { TrainEvent } from '../engine/train/events';
+import type { TrainEvent, TrainPhase } from '../engine/train/events';
 import type { TrainCheckpoint } from '../engine/train/trainer';
 import type { ScheduleKind } from '../engine/train/schedule';
 import type { MemoryEstimate } from '../engine/model/memory';
 import type { KernelMode } from '../../kernels/mode';
 
 export type { BackendInfo, BackendName, DownloadProgress, ModelSummary, LoraConfig, DataCounts, FileReport };
-export type { ColumnMapping, DatasetFormat, PromptTemplate, DataIssue, TrainEvent, TrainCheckpoint, ScheduleKind, MemoryEstimate };
+export type { ColumnMapping, DatasetFormat, PromptTemplate, DataIssue, TrainEvent, TrainPhase, TrainCheckpoint, ScheduleKind, MemoryEstimate };
 
 export type BackendChoice = BackendName | 'auto';
 /** WebGPU's hot loop: WebLoRA's fused WGSL kernels (default) or stock TF.js ops. */
@@ -190,7 +190,6 @@ export interface TrainPlan {
 /** Train events as the UI receives them: the checkpoint event carries plain arrays too. */
 export type UiTrainEvent =
   | TrainEvent
-  | { type: 'base-eval'; valLoss: number }
   | { type: 'warning'; message: string };
 
 export interface TrainResult {
@@ -230,6 +229,12 @@ export interface GenerateRequest {
   prompt: PromptSpec;
   models: Which[];
   sampling: SamplingSettings;
+}
+
+/** A piece of streamed text for one column. */
+export interface TextDelta {
+  which: Which;
+  text: string;
 }
 
 export interface GenerationOutput {
@@ -291,7 +296,8 @@ export interface WorkerApi {
   resume(): Promise<void>;
   stop(): Promise<void>;
 
-  generate(req: GenerateRequest, onText: (which: Which, delta: string) => void): Promise<GenerationOutput[]>;
+  /** Streams text through `onText` (in order); every delta has been delivered before the result resolves. */
+  generate(req: GenerateRequest, onText: (deltas: TextDelta[]) => void): Promise<GenerationOutput[]>;
   evaluateValidation(
     sampling: SamplingSettings,
     limit: number,

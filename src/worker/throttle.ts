@@ -1,8 +1,14 @@
-// Batches frequent messages to the UI thread: at most one postMessage per interval, but
-// urgent items (and everything before them) go at once, in order.
+// Batches frequent messages to the UI thread: at most one postMessage per interval, urgent
+// items (and everything before them) as soon as possible — and never out of order.
+//
+// Each send is a Comlink proxy call on its own MessagePort, while an RPC's result travels on
+// the worker's port: nothing orders the two. So only one send is in flight at a time (the next
+// waits for the UI's acknowledgement), and `drain()` resolves once the UI has handled every item;
+// an operation awaits it before it returns, so its result can never overtake its events.
 export class Pump<T> {
   private buffer: T[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private inFlight: Promise<void> | null = null;
 
   constructor(
     private readonly send: (items: T[]) => unknown,
@@ -15,14 +21,33 @@ export class Pump<T> {
     else this.timer ??= setTimeout(() => this.flush(), this.intervalMs);
   }
 
+  /** Sends what is buffered now, or as soon as the send in flight is acknowledged. */
   flush(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.buffer.length === 0) return;
+    if (this.inFlight || this.buffer.length === 0) return;
     const items = this.buffer;
     this.buffer = [];
-    // A proxy call returns a promise; a UI that went away must not crash the worker.
-    Promise.resolve(this.send(items)).catch(() => {});
+    // A UI that went away must not crash the worker: a failed send counts as delivered.
+    this.inFlight = Promise.resolve()
+      .then(() => this.send(items))
+      .then(
+        () => {},
+        () => {},
+      )
+      .then(() => {
+        this.inFlight = null;
+        if (this.buffer.length > 0) this.flush();
+      });
+  }
+
+  /** Resolves when everything pushed so far has been handled by the receiver. */
+  async drain(): Promise<void> {
+    this.flush();
+    while (this.inFlight) {
+      await this.inFlight;
+      this.flush();
+    }
   }
 }
 

@@ -43,7 +43,7 @@ import type {
   TrainPlan,
   TrainResult,
   UiTrainEvent,
-  Which,
+  TextDelta,
   WorkerApi,
   WorkerHooks,
 } from './api';
@@ -382,11 +382,8 @@ const api: WorkerApi = {
       const pump = new Pump<UiTrainEvent>((items) => onEvents(items), 150);
       let diverged: number | null = null;
       try {
-        if (cfg.evalBase && data.val.length > 0 && !resumeFrom) {
-          const valLoss = await s.evalLoss(data.val, 'base', cfg.batchSize, data.options.maxLength);
-          pump.push({ type: 'base-eval', valLoss }, true);
-        }
         const result = await t.run((e) => {
+          if (e.type === 'phase') return pump.push(e);
           if (e.type === 'step') {
             pump.push(e);
             if (!Number.isFinite(e.loss) && diverged === null) {
@@ -400,8 +397,8 @@ const api: WorkerApi = {
             // A checkpoint at every pause: a page closed while paused resumes from here.
             void t.checkpoint().then((checkpoint) => pump.push({ type: 'checkpoint', step: checkpoint.step, checkpoint }, true));
           }
-        });
-        pump.flush();
+        }, { evalBase: cfg.evalBase && !resumeFrom });
+        await pump.drain();
         adapterOrigin = 'trained';
         if (gpuFailure) throw new Failure(gpuFailure);
         if (diverged !== null) {
@@ -409,7 +406,7 @@ const api: WorkerApi = {
         }
         return { steps: t.step, cancelled: result.cancelled, losses: result.losses };
       } finally {
-        pump.flush();
+        await pump.drain();
         t.dispose();
         trainer = null;
       }
@@ -426,7 +423,7 @@ const api: WorkerApi = {
     trainer?.cancel();
   },
 
-  generate(req: GenerateRequest, onText: (which: Which, delta: string) => void): Promise<GenerationOutput[]> {
+  generate(req: GenerateRequest, onText: (deltas: TextDelta[]) => void): Promise<GenerationOutput[]> {
     return exclusive(
       'generating',
       async () => {
@@ -434,6 +431,7 @@ const api: WorkerApi = {
         const ids = promptIds(req.prompt);
         genAbort = new AbortController();
         const outputs: GenerationOutput[] = [];
+        const stream = new Pump<TextDelta>((deltas) => onText(deltas), 50);
         try {
           for (const which of req.models) {
             if (which === 'tuned' && !s.adapter) continue;
@@ -442,12 +440,11 @@ const api: WorkerApi = {
             const r = await s.generate(ids, which, {
               ...samplingOptions(req.sampling),
               signal: genAbort.signal,
-              onText: (delta) => {
-                Promise.resolve(onText(which, delta)).catch(() => {});
-              },
+              onText: (text) => stream.push({ which, text }),
             });
             outputs.push({ which, text: r.text, tokens: r.ids.length, finishReason: r.finishReason, ms: performance.now() - t0 });
           }
+          await stream.drain();
           return outputs;
         } finally {
           genAbort = null;

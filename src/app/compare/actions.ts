@@ -4,7 +4,7 @@ import * as Comlink from 'comlink';
 import { engine } from '../engine-instance';
 import { emptyOutput, patch, useStore } from '../store';
 import { uiError } from '../errors';
-import type { BatchRow, PromptSpec, Which } from '../../worker/api';
+import type { BatchRow, PromptSpec, TextDelta, Which } from '../../worker/api';
 
 function promptSpec(): PromptSpec | null {
   const c = useStore.getState().compare;
@@ -15,6 +15,9 @@ function promptSpec(): PromptSpec | null {
   if (!c.prompt.trim()) return null;
   return c.useTemplate ? { kind: 'instruction', text: c.prompt } : { kind: 'raw', text: c.prompt };
 }
+
+/** Counts Generate clicks: only the latest request may write to the outputs. */
+let generation = 0;
 
 export async function generateBoth(): Promise<void> {
   const st = useStore.getState();
@@ -29,12 +32,17 @@ export async function generateBoth(): Promise<void> {
     error: null,
     outputs: { base: { ...emptyOutput(), status: 'running' }, tuned: { ...emptyOutput(), status: st.adapter ? 'waiting' : 'idle' } },
   });
-  const onText = (which: Which, delta: string) => {
-    const o = useStore.getState().compare.outputs;
-    patch('compare', { outputs: { ...o, [which]: { ...o[which], text: o[which].text + delta, status: 'running' } } });
+  const request = ++generation;
+  const onText = (deltas: TextDelta[]) => {
+    // Text of an earlier request, or after this one's final result, is never appended.
+    if (request !== generation) return;
+    const o = { ...useStore.getState().compare.outputs };
+    for (const d of deltas) if (o[d.which].status !== 'done') o[d.which] = { ...o[d.which], text: o[d.which].text + d.text, status: 'running' };
+    patch('compare', { outputs: o });
   };
   try {
     const results = await engine.call((api) => api.generate({ prompt: spec, models, sampling: st.compare.sampling }, Comlink.proxy(onText)));
+    if (request !== generation) return;
     const o = { ...useStore.getState().compare.outputs };
     for (const r of results) o[r.which] = { text: r.text, status: 'done', tokens: r.tokens, ms: r.ms, finishReason: r.finishReason };
     patch('compare', { outputs: o });

@@ -1,7 +1,7 @@
 // Train: hyperparameters (presets, defaults, one-line explanations), the plan (steps, time and
 // memory estimates), Start / Pause / Resume / Stop, progress with ETA, live charts, step log.
 import { memo, useEffect, useRef } from 'react';
-import { patch, showPanel, useStore } from '../store';
+import { patch, showPanel, useStore, type PhaseProgress } from '../store';
 import { HELP, TARGETS, TRAIN_PRESETS, targetPresetOf, type TargetPreset } from './presets';
 import { applyPreset, pauseTraining, resumeTraining, setTrainConfig, startTraining, stopTraining } from './actions';
 import { CheckField, ErrorCard, NumberField, ProgressBar, Section, SelectField, Stat, Callout } from '../components/ui';
@@ -51,7 +51,7 @@ export function TrainPanel() {
               </button>
             )}
             {active && t.status !== 'paused' && (
-              <button type="button" className="secondary" disabled={t.status !== 'running'} onClick={() => void pauseTraining()}>
+              <button type="button" className="secondary" disabled={t.status !== 'running' && t.status !== 'starting'} onClick={() => void pauseTraining()}>
                 {t.status === 'pausing' ? 'Pausing…' : 'Pause'}
               </button>
             )}
@@ -71,7 +71,7 @@ export function TrainPanel() {
         {blocker && !active && <Callout tone="info">{blocker}</Callout>}
         {t.error && <ErrorCard error={t.error} onDismiss={() => patch('train', { error: null })} />}
         {!active && hasPoints && <h3 className="run-section-title">{t.runId ? 'Last run' : `Saved run: ${t.viewing?.name ?? ''}`}</h3>}
-        {(active || hasPoints) && <RunProgress />}
+        {(active || hasPoints || status === 'stopped' || status === 'failed') && <RunProgress />}
         {t.status === 'done' && (
           <div className="next-row">
             <Callout tone="success" title="Training finished">
@@ -223,18 +223,31 @@ const Settings = memo(function Settings() {
   );
 });
 
+function phaseText(p: PhaseProgress): string {
+  switch (p.phase) {
+    case 'tuning':
+      return `Measuring GPU kernels for this device, ${p.done + 1}/${p.total}`;
+    case 'evaluating-base':
+      return `Evaluating the base model, ${p.done}/${p.total}`;
+    case 'evaluating':
+      return `Evaluating on the validation split, ${p.done}/${p.total}`;
+    case 'training':
+      return 'Training';
+  }
+}
+
 const RunProgress = memo(function RunProgress() {
   const t = useStore((s) => s.train);
   const last = t.points.at(-1);
   const first = t.points[0];
   const lastEval = t.evals.at(-1);
-  const evaluating = t.status === 'running' && t.totalSteps > 0 && t.step >= t.totalSteps;
+  const boundary = t.phase?.phase === 'training' || !t.phase ? 'step' : t.phase.phase === 'tuning' ? 'measurement' : 'batch';
   const statusText: Record<string, string> = {
-    starting: 'Starting… (the first steps compile GPU programs)',
-    running: evaluating ? 'Evaluating on the validation split' : 'Training',
-    pausing: 'Pausing after this step…',
+    starting: 'Starting…',
+    running: t.phase ? phaseText(t.phase) : 'Training',
+    pausing: `Pausing after this ${boundary}…`,
     paused: 'Paused',
-    stopping: 'Stopping after this step…',
+    stopping: `Stopping after this ${boundary}…`,
     done: 'Finished',
     stopped: 'Stopped',
     failed: 'Failed',
@@ -256,7 +269,7 @@ const RunProgress = memo(function RunProgress() {
         }
       />
       <dl className="stats compact" aria-label="Run status">
-        <Stat label="Status" value={<span data-status={t.status}>{t.status}</span>} />
+        <Stat label="Status" value={<span data-status={t.status} data-phase={t.phase?.phase}>{t.status}</span>} />
         <Stat label="Train loss" value={fmtLoss(last?.loss)} sub={first && last && first !== last ? `from ${fmtLoss(first.loss)}` : undefined} />
         <Stat label="Validation loss" value={fmtLoss(lastEval?.valLoss)} sub={t.baseEval !== null ? `base ${fmtLoss(t.baseEval)}` : undefined} />
         <Stat label="Learning rate" value={last ? sci(last.lr) : '—'} />

@@ -88,15 +88,19 @@ let saver: RunSaver | null = null;
 function onEvents(runId: string, events: UiTrainEvent[]): void {
   const t = useStore.getState().train;
   if (t.runId !== runId) return;
-  let { points, evals, log, step, totalSteps, etaMs, elapsedMs, baseEval, status, checkpointStep } = t;
+  let { points, evals, log, step, totalSteps, etaMs, elapsedMs, baseEval, status, checkpointStep, phase } = t;
   let pointsChanged = false;
   for (const e of events) {
     switch (e.type) {
       case 'start':
         totalSteps = e.totalSteps;
         step = e.step;
-        status = 'running';
+        // A Pause or Stop clicked while starting stands: the worker has it already.
+        if (status === 'starting') status = 'running';
         log = pushLog(log, e.step > 0 ? `Resumed at step ${e.step} of ${e.totalSteps}` : `Started: ${e.totalSteps} steps (${e.stepsPerEpoch} per epoch)`);
+        break;
+      case 'phase':
+        phase = { phase: e.phase, done: e.done, total: e.total };
         break;
       case 'base-eval':
         baseEval = e.valLoss;
@@ -154,7 +158,7 @@ function onEvents(runId: string, events: UiTrainEvent[]): void {
         break;
     }
   }
-  patch('train', { points, evals, log, step, totalSteps, etaMs, elapsedMs, baseEval, status, checkpointStep });
+  patch('train', { points, evals, log, step, totalSteps, etaMs, elapsedMs, baseEval, status, checkpointStep, phase });
   void saver?.update({ points, evals, step, totalSteps, baseEval });
 }
 
@@ -223,8 +227,9 @@ export async function startTraining(resume?: ResumeFrom): Promise<void> {
     await db.createRun(run, data.input.text).catch(storageFailed);
   }
   saver = new RunSaver(run);
+  // The status stays as it is: 'starting', or a Pause or Stop clicked meanwhile.
   patch('train', {
-    status: 'starting',
+    phase: null,
     runId,
     viewing: { runId, name: run.name },
     step: cp?.step ?? 0,
@@ -241,11 +246,14 @@ export async function startTraining(resume?: ResumeFrom): Promise<void> {
   void refreshRuns();
   const started = performance.now();
   try {
-    const result = await engine.call((api) =>
-      api.train(config, Comlink.proxy((events: UiTrainEvent[]) => onEvents(runId, events)), cp),
-    );
+    const running = engine.call((api) => api.train(config, Comlink.proxy((events: UiTrainEvent[]) => onEvents(runId, events)), cp));
+    // A Pause or Stop clicked while the run was being set up goes right behind the train call.
+    const intent = useStore.getState().train.status;
+    if (intent === 'pausing') void engine.call((api) => api.pause()).catch(() => {});
+    if (intent === 'stopping') void engine.call((api) => api.stop()).catch(() => {});
+    const result = await running;
     const status = result.cancelled ? 'stopped' : 'done';
-    patch('train', { status, log: pushLog(useStore.getState().train.log, result.cancelled ? `Stopped after step ${result.steps}` : `Done: ${result.steps} steps`) });
+    patch('train', { status, phase: null, log: pushLog(useStore.getState().train.log, result.cancelled ? `Stopped after step ${result.steps}` : `Done: ${result.steps} steps`) });
     await saveAdapter(runId);
     await saver.update({ status, step: result.steps, hasAdapter: true }, true);
     measureSpeed(started, result.steps - (cp?.step ?? 0));
@@ -257,7 +265,7 @@ export async function startTraining(resume?: ResumeFrom): Promise<void> {
   } catch (e) {
     const f = failureOf(e);
     const error = uiError('Training failed', e);
-    patch('train', { status: 'failed', error, log: pushLog(useStore.getState().train.log, `Failed: ${f.message}`) });
+    patch('train', { status: 'failed', phase: null, error, log: pushLog(useStore.getState().train.log, `Failed: ${f.message}`) });
     await saver.update({ status: f.kind === 'device-lost' || f.kind === 'internal' ? 'interrupted' : 'failed', error: f.message }, true);
   } finally {
     saver = null;
@@ -294,7 +302,8 @@ export async function refreshAdapter(): Promise<void> {
 }
 
 export async function pauseTraining(): Promise<void> {
-  if (useStore.getState().train.status !== 'running') return;
+  const s = useStore.getState().train.status;
+  if (s !== 'running' && s !== 'starting') return;
   patch('train', { status: 'pausing' });
   await engine.call((api) => api.pause()).catch(() => {});
 }

@@ -78,10 +78,6 @@ export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
       records = saved.log.filter((r) => r.step <= saved.train.step);
       elapsedMs = saved.elapsedMs;
       io.stderr(`resuming at step ${t.step} of ${t.totalSteps} from ${checkpointDir(a.out)}\n`);
-    } else if (prepared.val.length > 0) {
-      const r = evalRecord(0, await t.evaluate());
-      records.push(r);
-      io.stdout(evalLine(r));
     }
 
     const elapsedBefore = elapsedMs;
@@ -95,8 +91,8 @@ export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
         elapsedMs = r.elapsed_ms;
         records.push(r);
         io.stdout(progressLine(e, elapsedMs));
-      } else if (e.type === 'eval') {
-        const r = evalRecord(e.step, e.valLoss);
+      } else if (e.type === 'eval' || e.type === 'base-eval') {
+        const r = evalRecord(e.type === 'eval' ? e.step : 0, e.valLoss);
         records.push(r);
         io.stdout(evalLine(r));
       } else if (e.type === 'checkpoint') {
@@ -110,7 +106,7 @@ export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
       t.cancel();
     });
     try {
-      await t.run(onEvent);
+      await t.run(onEvent, { evalBase: !saved });
     } finally {
       release();
     }

@@ -89,8 +89,10 @@ export async function generate(
       const visible = stop === -1 ? full : full.slice(0, stop);
       // A partial UTF-8 sequence decodes to U+FFFD until its last byte arrives: hold it back.
       const settled = visible.endsWith('\uFFFD') ? text : visible;
-      const delta = settled.slice(text.length);
-      if (settled.startsWith(text)) text = settled;
+      // Deltas only ever extend what was streamed; should decoding rewrite earlier text, the
+      // stream waits and the result's text is the truth.
+      const delta = settled.startsWith(text) ? settled.slice(text.length) : '';
+      text += delta;
       if (delta && opts.onText?.(delta, id) === false) {
         finishReason = 'aborted';
         break;

@@ -12,15 +12,34 @@ export interface EvalOptions {
   padId: number;
 }
 
+/**
+ * Called before each batch with the batches done and their total; resolving to false stops the
+ * evaluation there (a pause simply resolves later).
+ */
+export type BatchBoundary = (done: number, total: number) => Promise<boolean>;
+
 export async function evaluate(
   model: LlamaModel,
   adapter: LoraAdapter | null,
   examples: readonly BatchExample[],
   o: EvalOptions,
 ): Promise<number> {
+  return (await evaluateUntil(model, adapter, examples, o, async () => true))!;
+}
+
+/** `evaluate`, stopping early (null) when `boundary` says so. */
+export async function evaluateUntil(
+  model: LlamaModel,
+  adapter: LoraAdapter | null,
+  examples: readonly BatchExample[],
+  o: EvalOptions,
+  boundary: BatchBoundary,
+): Promise<number | null> {
   let total = 0;
   let count = 0;
-  for (const b of makeBatches(examples, { batchSize: o.batchSize, maxLength: o.maxLength, padId: o.padId, shuffle: false })) {
+  const batches = makeBatches(examples, { batchSize: o.batchSize, maxLength: o.maxLength, padId: o.padId, shuffle: false });
+  for (const [i, b] of batches.entries()) {
+    if (!(await boundary(i, batches.length))) return null;
     if (b.trainedTokens === 0) continue;
     const sum = tf.tidy(() => {
       const shape: [number, number] = [b.batchSize, b.seqLen];

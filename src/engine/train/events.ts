@@ -1,9 +1,19 @@
-// What a training run reports, in order: start, step (and eval/checkpoint) per optimizer
-// step, paused/resumed around a pause, done. Plain data, so it crosses the worker boundary.
+// What a training run reports, in order: start, the base model's validation loss, step (and
+// eval/checkpoint) per optimizer step, paused/resumed around a pause, done; and, throughout,
+// which phase is running with its progress. Plain data, so it crosses the worker boundary.
 import type { TrainCheckpoint } from './trainer';
+
+/**
+ * What the run is doing: timing kernel candidates on this device, the base model's evaluation,
+ * optimizer steps, or an evaluation of the adapter. Pause and stop act at the next boundary of
+ * whichever it is (a tile measured, a batch evaluated, a step taken).
+ */
+export type TrainPhase = 'tuning' | 'evaluating-base' | 'training' | 'evaluating';
 
 export type TrainEvent =
   | { type: 'start'; totalSteps: number; stepsPerEpoch: number; step: number }
+  | { type: 'phase'; phase: TrainPhase; step: number; done: number; total: number }
+  | { type: 'base-eval'; valLoss: number }
   | {
       type: 'step';
       step: number;

@@ -11,8 +11,8 @@ import { makeBatches, type Batch, type BatchExample } from '../data/batches';
 import { summedCrossEntropy } from './loss';
 import { AdamW, ADAMW_DEFAULTS, type AdamWState } from './optimizer';
 import { learningRate, type ScheduleKind } from './schedule';
-import type { TrainEvent } from './events';
-import { evaluate } from './evaluate';
+import type { TrainEvent, TrainPhase } from './events';
+import { evaluate, evaluateUntil } from './evaluate';
 import { nextTurn } from '../next-turn';
 import { linearShapes } from '../model/config';
 import { fusedActive, rowBucket, tuneFrozenMatmuls } from '../../../kernels';
@@ -86,6 +86,7 @@ export class Trainer {
   private cachedBatches: Batch[] = [];
   private state: RunState = 'idle';
   private wake: (() => void) | null = null;
+  private onEvent: (e: TrainEvent) => void = () => {};
 
   constructor(
     private readonly model: LlamaModel,
@@ -114,9 +115,12 @@ export class Trainer {
     return this.state;
   }
 
-  /** Takes effect at the next step boundary. */
+  /**
+   * Takes effect at the next boundary of whatever runs: a step, an evaluated batch, a measured
+   * kernel. Asked before run() starts, it holds the run at its first boundary.
+   */
   pause(): void {
-    if (this.state === 'running') this.state = 'paused';
+    if (this.state === 'running' || this.state === 'idle') this.state = 'paused';
   }
 
   resume(): void {
@@ -124,28 +128,33 @@ export class Trainer {
     this.wake?.();
   }
 
+  /** Like pause(), at the next boundary of whatever runs, including before run() starts. */
   cancel(): void {
-    if (this.state === 'running' || this.state === 'paused') this.state = 'cancelled';
+    if (this.state === 'running' || this.state === 'paused' || this.state === 'idle') this.state = 'cancelled';
     this.wake?.();
   }
 
-  async run(onEvent: (e: TrainEvent) => void = () => {}): Promise<{ losses: number[]; cancelled: boolean }> {
-    this.state = 'running';
+  /**
+   * Trains to the end, or until cancelled. `evalBase`: before the first step of a new run,
+   * measure the validation loss the run starts from (a 'base-eval' event; the base model's own
+   * for a new adapter, whose B is zero) — part of this call, not of the run's definition, so a
+   * resumed run has the same options.
+   */
+  async run(onEvent: (e: TrainEvent) => void = () => {}, { evalBase = false } = {}): Promise<{ losses: number[]; cancelled: boolean }> {
+    if (this.state === 'idle') this.state = 'running';
+    this.onEvent = onEvent;
     const o = this.options;
-    if (o.tuneKernels !== false && fusedActive()) await this.tuneMatmuls();
     const start = performance.now();
     let tokensSeen = 0;
     onEvent({ type: 'start', totalSteps: this.totalSteps, stepsPerEpoch: this.stepsPerEpoch, step: this.stepsDone });
+    if (o.tuneKernels !== false && fusedActive()) await this.tuneMatmuls();
+    if (evalBase && this.stepsDone === 0 && this.val.length > 0) {
+      const valLoss = await this.evaluateIn('evaluating-base');
+      if (valLoss !== null) onEvent({ type: 'base-eval', valLoss });
+    }
     while (this.stepsDone < this.totalSteps) {
-      await nextTurn();
-      // pause() and cancel() change the state from outside while a step is awaited.
-      if (this.current() === 'paused') {
-        onEvent({ type: 'paused', step: this.stepsDone });
-        await new Promise<void>((r) => (this.wake = r));
-        this.wake = null;
-        if (this.current() === 'running') onEvent({ type: 'resumed', step: this.stepsDone });
-      }
-      if (this.current() === 'cancelled') break;
+      if (!(await this.boundary())) break;
+      onEvent({ type: 'phase', phase: 'training', step: this.stepsDone, done: this.stepsDone, total: this.totalSteps });
       const t0 = performance.now();
       const { loss, gradNorm, tokens, trainedTokens, lr } = await this.trainStep();
       tokensSeen += tokens;
@@ -169,7 +178,8 @@ export class Trainer {
       });
       const last = this.stepsDone === this.totalSteps;
       if (this.val.length > 0 && ((o.evalEvery > 0 && this.stepsDone % o.evalEvery === 0) || last)) {
-        onEvent({ type: 'eval', step: this.stepsDone, valLoss: await this.evaluate() });
+        const valLoss = await this.evaluateIn('evaluating');
+        if (valLoss !== null) onEvent({ type: 'eval', step: this.stepsDone, valLoss });
       }
       if (o.checkpointEvery && this.stepsDone % o.checkpointEvery === 0 && !last) {
         onEvent({ type: 'checkpoint', step: this.stepsDone, checkpoint: await this.checkpoint() });
@@ -184,6 +194,29 @@ export class Trainer {
   /** Mean masked loss over the validation split (no dropout). */
   evaluate(): Promise<number> {
     return evaluate(this.model, this.adapter, this.val, this.options);
+  }
+
+  /**
+   * Waits out a pause; false once the run is cancelled. pause() and cancel() change the state
+   * from outside while a step or a batch is awaited.
+   */
+  private async boundary(): Promise<boolean> {
+    await nextTurn();
+    if (this.current() === 'paused') {
+      this.onEvent({ type: 'paused', step: this.stepsDone });
+      await new Promise<void>((r) => (this.wake = r));
+      this.wake = null;
+      if (this.current() === 'running') this.onEvent({ type: 'resumed', step: this.stepsDone });
+    }
+    return this.current() !== 'cancelled';
+  }
+
+  /** The validation loss, batch by batch; null when cancelled. */
+  private evaluateIn(phase: TrainPhase): Promise<number | null> {
+    return evaluateUntil(this.model, this.adapter, this.val, this.options, async (done, total) => {
+      this.onEvent({ type: 'phase', phase, step: this.stepsDone, done, total });
+      return this.boundary();
+    });
   }
 
   async checkpoint(): Promise<TrainCheckpoint> {
@@ -220,8 +253,12 @@ export class Trainer {
   /** Measures the matmul tiles for the row buckets of this run's batches (largest first, at most 4). */
   private async tuneMatmuls(): Promise<void> {
     const epoch = Math.floor(this.stepsDone / this.stepsPerEpoch);
-    const buckets = [...new Set(this.epochBatches(epoch).map((b) => rowBucket(b.batchSize * b.seqLen)))].sort((a, b) => b - a);
-    for (const m of buckets.slice(0, 4)) await tuneFrozenMatmuls(linearShapes(this.model.config), m);
+    const buckets = [...new Set(this.epochBatches(epoch).map((b) => rowBucket(b.batchSize * b.seqLen)))].sort((a, b) => b - a).slice(0, 4);
+    for (const [i, m] of buckets.entries()) {
+      if (!(await this.boundary())) return;
+      this.onEvent({ type: 'phase', phase: 'tuning', step: this.stepsDone, done: i, total: buckets.length });
+      await tuneFrozenMatmuls(linearShapes(this.model.config), m);
+    }
   }
 
   private epochBatches(epoch: number): Batch[] {
