@@ -1,13 +1,15 @@
 // The benchmark's models: the real stories260K (weights from ../shared, served to the browser by
 // the driver) and random-weight models with the published shapes of SmolLM2-135M, SmolLM2-360M
-// and Qwen2.5-0.5B (configs from test/helpers/random-model.ts, the one copy the tests use too).
-// Speed does not depend on the weights' values, only on their shapes.
+// and Qwen2.5-0.5B. Their hub ids and configs are in bench/model-configs.json, the one copy: the
+// PyTorch peer reads it, and so do the tests (test/helpers/random-model.ts). Speed does not depend
+// on the weights' values, only on their shapes.
 import { parseModelConfig, type ModelConfig } from '../../src/engine/model/config';
 import { loadModel } from '../../src/engine/model/load';
 import { LlamaModel } from '../../src/engine/model/llama';
 import { bytesSource } from '../../src/engine/model/byte-source';
 import type { TextTokenizer } from '../../src/engine/model/tokenizer';
-import { QWEN2_5_0_5B, SMOLLM2_135M, SMOLLM2_360M, placeholderTokenizer, randomWeights, type HubConfig } from '../../test/helpers/random-model';
+import { placeholderTokenizer, randomWeights, type HubConfig } from '../../test/helpers/random-model';
+import MODEL_CONFIGS from '../model-configs.json';
 
 export const BENCH_MODEL_IDS = ['stories260K', 'smollm2-135m', 'smollm2-360m', 'qwen2.5-0.5b'] as const;
 export type BenchModelId = (typeof BENCH_MODEL_IDS)[number];
@@ -20,11 +22,18 @@ export interface BenchModelSpec {
   config: HubConfig | null;
 }
 
+const benchSpec = (id: BenchModelId): BenchModelSpec => ({
+  id,
+  hubId: MODEL_CONFIGS[id].hub_id,
+  // stories260K's entry is for the peer; here its real config.json is read with its weights.
+  config: id === 'stories260K' ? null : Object.freeze({ ...MODEL_CONFIGS[id].config }),
+});
+
 export const BENCH_MODELS: Record<BenchModelId, BenchModelSpec> = {
-  stories260K: { id: 'stories260K', hubId: 'stories260K (llama2.c, converted)', config: null },
-  'smollm2-135m': { id: 'smollm2-135m', hubId: 'HuggingFaceTB/SmolLM2-135M', config: SMOLLM2_135M },
-  'smollm2-360m': { id: 'smollm2-360m', hubId: 'HuggingFaceTB/SmolLM2-360M', config: SMOLLM2_360M },
-  'qwen2.5-0.5b': { id: 'qwen2.5-0.5b', hubId: 'Qwen/Qwen2.5-0.5B', config: QWEN2_5_0_5B },
+  stories260K: benchSpec('stories260K'),
+  'smollm2-135m': benchSpec('smollm2-135m'),
+  'smollm2-360m': benchSpec('smollm2-360m'),
+  'qwen2.5-0.5b': benchSpec('qwen2.5-0.5b'),
 };
 
 export function benchModel(id: string): BenchModelSpec {

@@ -9,11 +9,14 @@ import { bytesSource } from '../../src/engine/model/byte-source';
 import type { ModelParts } from '../../src/engine/model/load';
 import type { TextTokenizer } from '../../src/engine/model/tokenizer';
 import type { WeightMap } from '../../src/engine/model/weights';
+import MODEL_CONFIGS from '../../bench/model-configs.json';
 
 /** A config.json as the hub serves it (snake_case keys, model_type). Frozen: tests spread to vary it. */
 export type HubConfig = Readonly<Record<string, unknown>>;
 
-// The hub configs keep the published keys a decoder reads (architectures, torch_dtype and
+// The full-size configs are defined once, in bench/model-configs.json: JSON because the PyTorch
+// peer (bench/torch_peer.py) reads the same file; the benchmark (bench/lib/models.ts) and these
+// tests import it. They keep the published keys a decoder reads (architectures, torch_dtype and
 // transformers_version are left out). Checked with the project's `search` tool against copies of
 // the hub files, since the hub itself is not reachable from here:
 //   SmolLM2-360M: huggingface.co/HuggingFaceTB/SmolLM2-360M/blob/3ce05f63c246c44616da500b47b01f082f4d3bcc/config.json
@@ -23,82 +26,11 @@ export type HubConfig = Readonly<Record<string, unknown>>;
 //   Qwen2.5-0.5B: a "# Qwen/Qwen2.5-0.5B" config dump and mirrors such as
 //     huggingface.co/osllmai-community/Qwen2.5-0.5B; the model card's "0.49B (0.36B non-embedding)"
 //     is what parameterCount gives (494,032,768 and 357,898,112).
+const benchConfig = (id: keyof typeof MODEL_CONFIGS): HubConfig => Object.freeze({ ...MODEL_CONFIGS[id].config });
 
-export const SMOLLM2_135M: HubConfig = Object.freeze({
-  model_type: 'llama',
-  attention_bias: false,
-  attention_dropout: 0.0,
-  bos_token_id: 0,
-  eos_token_id: 0,
-  head_dim: 64,
-  hidden_act: 'silu',
-  hidden_size: 576,
-  initializer_range: 0.041666666666666664,
-  intermediate_size: 1536,
-  is_llama_config: true,
-  max_position_embeddings: 8192,
-  mlp_bias: false,
-  num_attention_heads: 9,
-  num_hidden_layers: 30,
-  num_key_value_heads: 3,
-  pretraining_tp: 1,
-  rms_norm_eps: 1e-5,
-  rope_interleaved: false,
-  rope_scaling: null,
-  rope_theta: 100000,
-  tie_word_embeddings: true,
-  use_cache: true,
-  vocab_size: 49152,
-});
-
-export const SMOLLM2_360M: HubConfig = Object.freeze({
-  model_type: 'llama',
-  attention_bias: false,
-  attention_dropout: 0.0,
-  bos_token_id: 0,
-  eos_token_id: 0,
-  hidden_act: 'silu',
-  hidden_size: 960,
-  initializer_range: 0.02,
-  intermediate_size: 2560,
-  is_llama_config: true,
-  max_position_embeddings: 8192,
-  num_attention_heads: 15,
-  num_hidden_layers: 32,
-  num_key_value_heads: 5,
-  pretraining_tp: 1,
-  rms_norm_eps: 1e-5,
-  rope_interleaved: false,
-  rope_scaling: null,
-  rope_theta: 100000,
-  tie_word_embeddings: true,
-  use_cache: true,
-  vocab_size: 49152,
-});
-
-export const QWEN2_5_0_5B: HubConfig = Object.freeze({
-  model_type: 'qwen2',
-  attention_dropout: 0.0,
-  bos_token_id: 151643,
-  eos_token_id: 151643,
-  hidden_act: 'silu',
-  hidden_size: 896,
-  initializer_range: 0.02,
-  intermediate_size: 4864,
-  max_position_embeddings: 32768,
-  max_window_layers: 24,
-  num_attention_heads: 14,
-  num_hidden_layers: 24,
-  num_key_value_heads: 2,
-  rms_norm_eps: 1e-6,
-  rope_theta: 1000000.0,
-  sliding_window: 32768,
-  tie_word_embeddings: true,
-  use_cache: true,
-  use_mrope: false,
-  use_sliding_window: false,
-  vocab_size: 151936,
-});
+export const SMOLLM2_135M = benchConfig('smollm2-135m');
+export const SMOLLM2_360M = benchConfig('smollm2-360m');
+export const QWEN2_5_0_5B = benchConfig('qwen2.5-0.5b');
 
 // Tiny configs: 2 layers and GQA ratio 2 everywhere, so head grouping is exercised; untied heads
 // on some so lm_head is too.

@@ -1,5 +1,5 @@
-// The benchmark's own checks (fast): the FLOPs formula against a hand count, the model configs
-// the PyTorch peer reads, a tiny end-to-end row on cpu, and the WebGPU dispatch counter on Dawn.
+// The benchmark's own checks (fast): the FLOPs formula against a hand count, a tiny end-to-end
+// row on cpu, and the WebGPU dispatch counter on Dawn.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ import { installDispatchCounter, since, snapshot } from '../../bench/lib/dispatc
 import { trackBuffers } from '../../bench/lib/buffers';
 import { formatReport } from '../../bench/lib/table';
 import { storiesFromDisk } from '../../bench/lib/node';
-import { REPO_ROOT, STORIES_DIR } from '../helpers/paths';
+import { STORIES_DIR } from '../helpers/paths';
 
 const ALL = TARGET_PRESETS['all-linear'];
 const storiesConfig = () => parseModelConfig(JSON.parse(readFileSync(join(STORIES_DIR, 'config.json'), 'utf8')));
@@ -60,18 +60,6 @@ describe('training FLOPs', () => {
       const biases = c.attentionBias ? c.numLayers * (c.numHeads + 2 * c.numKvHeads) * c.headDim : 0;
       const embedding = c.tieWordEmbeddings ? 0 : c.vocabSize * c.hiddenSize;
       expect(f.matmulParams, spec.id).toBe(parameterCount(c) - norms - biases - embedding);
-    }
-  });
-});
-
-describe('bench/model-configs.json (what the PyTorch peer builds)', () => {
-  it('holds the same configs as the TypeScript bench', () => {
-    const json = JSON.parse(readFileSync(join(REPO_ROOT, 'bench/model-configs.json'), 'utf8')) as Record<string, { hub_id: string; config: unknown }>;
-    expect(Object.keys(json).sort()).toEqual(Object.keys(BENCH_MODELS).sort());
-    for (const spec of Object.values(BENCH_MODELS)) {
-      const expected = spec.config ?? JSON.parse(readFileSync(join(STORIES_DIR, 'config.json'), 'utf8'));
-      expect(json[spec.id]!.config, spec.id).toEqual({ ...expected });
-      expect(json[spec.id]!.hub_id).toBe(spec.hubId);
     }
   });
 });
