@@ -1,7 +1,8 @@
-// The decoder at the sizes users actually load (random weights, real configs), and against an
-// independent float64 reference on tiny configs that switch on every family feature: llama with
-// llama3 rope scaling, qwen2 q/k/v biases, qwen3 q/k norms with an explicit head_dim.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// The decoder against an independent float64 reference on tiny configs that switch on every
+// family feature: llama with llama3 rope scaling, qwen2 q/k/v biases, qwen3 q/k norms with an
+// explicit head_dim; the published configs of the sizes users load parse to their shapes and
+// parameter counts. Forwards at those full sizes are in test/slow/full-size-models.test.ts.
+import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf';
 import {
   ConfigError,
@@ -13,7 +14,6 @@ import {
 import { LlamaModel } from '../../src/engine/model/llama';
 import { ropeInverseFrequencies } from '../../src/engine/model/rope';
 import { disposeWeights, type WeightMap } from '../../src/engine/model/weights';
-import { mulberry32 } from '../../src/engine/rng';
 import {
   QWEN2_5_0_5B,
   randomWeights,
@@ -24,57 +24,14 @@ import {
   TINY_QWEN3,
   type HubConfig,
 } from '../helpers/random-model';
+import { maxRelativeError } from '../helpers/numerics';
+import { allFinite, engineLogits, randomIds } from '../helpers/model-forward';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
 const parse = (raw: HubConfig) => parseModelConfig({ ...raw });
-
-/** max|a−b| relative to the largest magnitude in the reference. */
-function maxRelativeError(ref: ArrayLike<number>, got: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < ref.length; i++) {
-    diff = Math.max(diff, Math.abs(ref[i]! - got[i]!));
-    scale = Math.max(scale, Math.abs(ref[i]!));
-  }
-  return diff / scale;
-}
-
-function allFinite(values: ArrayLike<number>): boolean {
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
-  return true;
-}
-
-function randomIds(n: number, vocab: number, seed: number): number[] {
-  const rand = mulberry32(seed);
-  return Array.from({ length: n }, () => Math.floor(rand() * vocab));
-}
-
-/** Logits for `ids` [B, T] under `mask`, read back and with every intermediate released. */
-async function engineLogits(
-  model: LlamaModel,
-  ids: number[][],
-  mask: number[][],
-  lastPositions?: number,
-): Promise<{ logits: Float32Array; shape: number[]; hiddenFinite: boolean }> {
-  const [b, t] = [ids.length, ids[0]!.length];
-  const out = tf.tidy(() => {
-    const { hidden } = model.forward(tf.tensor2d(ids, [b, t], 'int32'), {
-      attentionMask: tf.tensor2d(mask, [b, t], 'int32'),
-    });
-    const k = lastPositions ?? t;
-    const tail = k === t ? hidden : hidden.slice([0, t - k, 0], [b, k, model.config.hiddenSize]);
-    return { logits: model.logits(tail), finite: tf.isFinite(hidden).all() };
-  });
-  const logits = (await out.logits.data()) as Float32Array;
-  const hiddenFinite = (await out.finite.data())[0] === 1;
-  const shape = out.logits.shape;
-  out.logits.dispose();
-  out.finite.dispose();
-  return { logits, shape, hiddenFinite };
-}
 
 describe('hub configs', () => {
   it('parse SmolLM2-135M, SmolLM2-360M and Qwen2.5-0.5B into the published shapes', () => {
@@ -118,66 +75,6 @@ describe('hub configs', () => {
     expect(shapes.has('lm_head.weight')).toBe(false);
     expect([...expectedTensorShapes(parse(SMOLLM2_135M)).keys()].some((n) => n.endsWith('.bias'))).toBe(false);
   });
-});
-
-// Full-size forwards on the cpu backend: [2, 64] with the second row right-padded, as a training
-// batch is. Random weights at std 0.02 keep activations in the range real checkpoints have.
-describe.each([
-  // Qwen's lm_head is a 151936 × 896 matmul per position: logits of the last 4 positions cover
-  // it at a fraction of the time, while the decoder still runs over all 2 × 64 tokens.
-  { name: 'SmolLM2-135M', raw: SMOLLM2_135M, logitPositions: 64 },
-  { name: 'Qwen2.5-0.5B', raw: QWEN2_5_0_5B, logitPositions: 4 },
-])('$name with random weights on cpu', ({ name, raw, logitPositions }) => {
-  const config = parse(raw);
-  let baseline = 0;
-  let weights: WeightMap;
-
-  beforeAll(() => {
-    baseline = tf.memory().numTensors;
-    const t0 = performance.now();
-    weights = randomWeights(config, 1);
-    console.log(`${name}: ${parameterCount(config)} random parameters in ${(performance.now() - t0).toFixed(0)} ms`);
-  });
-
-  afterAll(() => {
-    disposeWeights(weights);
-    expect(tf.memory().numTensors).toBe(baseline);
-  });
-
-  it('runs a padded [2, 64] forward to finite logits', { timeout: 600_000 }, async () => {
-    const model = new LlamaModel(config, weights);
-    const ids = [randomIds(64, config.vocabSize, 11), randomIds(64, config.vocabSize, 12)];
-    const mask = [new Array(64).fill(1), [...new Array(40).fill(1), ...new Array(24).fill(0)]];
-    const t0 = performance.now();
-    const { logits, shape, hiddenFinite } = await engineLogits(model, ids, mask, logitPositions);
-    console.log(`${name}: [2, 64] forward + logits of ${logitPositions} positions in ${(performance.now() - t0).toFixed(0)} ms`);
-    model.dispose();
-    expect(shape).toEqual([2, logitPositions, config.vocabSize]);
-    expect(hiddenFinite).toBe(true);
-    expect(allFinite(logits)).toBe(true);
-    // Not collapsed to a constant: the weights reached the output.
-    expect(Math.max(...logits.subarray(0, 1000)) - Math.min(...logits.subarray(0, 1000))).toBeGreaterThan(0.1);
-  });
-
-  if (config.attentionBias) {
-    // A one-layer view of the same weights: each bias is read in layer 0, and 24 layers more would
-    // only add time. q and k biases only matter through the softmax, hence several tokens.
-    it.each(['q_proj', 'k_proj', 'v_proj'])('adds the %s bias', async (proj) => {
-      const name = `model.layers.0.self_attn.${proj}.bias`;
-      const view = { ...config, numLayers: 1 };
-      const ids = [randomIds(6, config.vocabSize, 13)];
-      const mask = [new Array(6).fill(1)];
-      const base = new LlamaModel(view, weights);
-      const before = await engineLogits(base, ids, mask);
-      base.dispose();
-      const bumped = tf.tidy(() => weights.get(name)!.add(tf.randomNormal(weights.get(name)!.shape, 0, 1, 'float32', 5)));
-      const changed = new LlamaModel(view, new Map(weights).set(name, bumped));
-      const after = await engineLogits(changed, ids, mask);
-      changed.dispose();
-      bumped.dispose();
-      expect(maxRelativeError(before.logits, after.logits)).toBeGreaterThan(1e-3);
-    });
-  }
 });
 
 // ---------------------------------------------------------------------------------------------
