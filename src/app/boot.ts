@@ -1,11 +1,10 @@
 // Starting the engine, and what the UI does when it dies: tell the user, start a new worker,
 // load the model and dataset again, and leave the interrupted run resumable.
 import { engine, handlers } from './engine-instance';
-import { notify, patch, quietly, useStore } from './store';
+import { isTraining, notify, patch, quietly, useStore } from './store';
 import type { BackendChoice, EngineFailure, KernelChoice } from '../worker/api';
 import { reloadModel } from './model/actions';
-import { initRuns, refreshRuns } from './runs/actions';
-import { isTraining } from './train/actions';
+import { initRuns, refreshRuns } from './runs/list';
 
 let pendingRecovery: EngineFailure | null = null;
 

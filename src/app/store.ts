@@ -267,3 +267,9 @@ export function dismiss(id: number): void {
 export function showPanel(panel: PanelId): void {
   useStore.setState({ panel });
 }
+
+/** A run is under way (starting, running, paused, or on its way to a stop or pause). */
+export function isTraining(): boolean {
+  const s = useStore.getState().train.status;
+  return s === 'starting' || s === 'running' || s === 'pausing' || s === 'paused' || s === 'stopping';
+}

@@ -15,6 +15,7 @@ import { Trainer, type TrainOptions } from './train/trainer';
 import { evaluate } from './train/evaluate';
 import { generate, type GenerateOptions, type GenerateResult } from './generate/generate';
 import type { BatchExample } from './data/batches';
+import { promptIdsOf } from './data/tokenize';
 
 export interface ModelSummary {
   name: string;
@@ -30,10 +31,26 @@ export interface ModelSummary {
   eosTokenId: number | null;
 }
 
+export type AdapterOrigin = 'new' | 'imported' | 'trained';
+
+export interface AdapterSummary {
+  origin: AdapterOrigin;
+  config: LoraConfig;
+  parameters: number;
+}
+
+/** One held-out example under the base model and the adapter: losses and generated answers. */
+export interface ExampleComparison {
+  baseLoss: number;
+  tunedLoss: number | null;
+  base: string;
+  tuned: string | null;
+}
+
 export class Session {
   adapter: LoraAdapter | null = null;
   /** Where the current adapter came from (for export metadata and the UI). */
-  adapterOrigin: 'new' | 'imported' | null = null;
+  adapterOrigin: AdapterOrigin | null = null;
 
   private constructor(readonly loaded: LoadedModel, readonly files: ModelFiles) {}
 
@@ -88,6 +105,19 @@ export class Session {
     return this.adapter!;
   }
 
+  /** The adapter has been trained from here on (it was new or imported before). */
+  markTrained(): void {
+    if (this.adapter) this.adapterOrigin = 'trained';
+  }
+
+  adapterSummary(): AdapterSummary | null {
+    const a = this.adapter;
+    if (!a || !this.adapterOrigin) return null;
+    let parameters = 0;
+    for (const l of a.layers.values()) parameters += l.a.size + l.b.size;
+    return { origin: this.adapterOrigin, config: { ...a.config, targetModules: [...a.config.targetModules] }, parameters };
+  }
+
   exportAdapter(): Promise<PeftFiles> {
     return exportPeft(this.requireAdapter(), this.loaded.name);
   }
@@ -124,6 +154,18 @@ export class Session {
     return generate(this.loaded.model, this.loaded.tokenizer, prompt, { ...opts, adapter });
   }
 
+  /** Losses and greedy-or-sampled answers of one example, base and (with an adapter) tuned. */
+  async compareOn(example: BatchExample, maxLength: number, opts: GenerateOptions): Promise<ExampleComparison> {
+    const ids = promptIdsOf(example);
+    const tuned = !!this.adapter;
+    return {
+      baseLoss: await this.evalLoss([example], 'base', 1, maxLength),
+      tunedLoss: tuned ? await this.evalLoss([example], 'tuned', 1, maxLength) : null,
+      base: (await this.generate(ids, 'base', opts)).text,
+      tuned: tuned ? (await this.generate(ids, 'tuned', opts)).text : null,
+    };
+  }
+
   dispose(): void {
     if (this.adapter) disposeAdapter(this.adapter);
     this.adapter = null;
@@ -131,7 +173,7 @@ export class Session {
     this.loaded.model.dispose();
   }
 
-  private setAdapter(adapter: LoraAdapter, origin: 'new' | 'imported'): void {
+  private setAdapter(adapter: LoraAdapter, origin: AdapterOrigin): void {
     if (this.adapter) disposeAdapter(this.adapter);
     this.adapter = adapter;
     this.adapterOrigin = origin;

@@ -3,7 +3,7 @@
 // Type-only imports from the engine keep the UI bundle free of TF.js.
 import type { BackendInfo, BackendName } from '../engine/backend';
 import type { DownloadProgress } from '../engine/model/source/source-types';
-import type { ModelSummary } from '../engine/session';
+import type { AdapterSummary, ModelSummary } from '../engine/session';
 import type { LoraConfig } from '../engine/lora/lora';
 import type { DataCounts } from '../engine/data/report';
 import type { FileReport } from '../engine/data/load';
@@ -11,7 +11,7 @@ import type { ColumnMapping, DatasetFormat } from '../engine/data/formats';
 import type { PromptTemplate } from '../engine/data/template';
 import type { DataIssue } from '../engine/data/types';
 import type { TrainEvent, TrainPhase } from '../engine/train/events';
-import type { TrainCheckpoint } from '../engine/train/trainer';
+import type { TrainCheckpoint, TrainOptions } from '../engine/train/trainer';
 import type { ScheduleKind } from '../engine/train/schedule';
 import type { MemoryEstimate } from '../engine/model/memory';
 import type { KernelMode } from '../../kernels/mode';
@@ -150,26 +150,14 @@ export interface DataSummary {
   prepareMs: number;
 }
 
-export interface TrainConfig {
+/**
+ * A run as the UI defines it: the Trainer's own options (all of them set; the dataset gives the
+ * max length and the tokenizer the pad id), the adapter, and whether to evaluate first.
+ */
+export interface TrainConfig extends Required<Omit<TrainOptions, 'padId' | 'maxLength' | 'packing' | 'tuneKernels'>> {
   lora: LoraConfig;
   /** 'current': keep training the adapter the worker holds (imported or trained before). */
   init: 'new' | 'current';
-  learningRate: number;
-  epochs: number;
-  /** 0: no limit (epochs decide). */
-  maxSteps: number;
-  batchSize: number;
-  gradAccum: number;
-  warmupSteps: number;
-  schedule: ScheduleKind;
-  weightDecay: number;
-  maxGradNorm: number;
-  /** 0: only at the end. */
-  evalEvery: number;
-  /** 0: never. */
-  checkpointEvery: number;
-  seed: number;
-  shuffle: boolean;
   /** Measure the base model's validation loss before the first step. */
   evalBase: boolean;
 }
@@ -185,6 +173,11 @@ export interface TrainPlan {
   memory: MemoryEstimate & { loraParameters: number };
   /** Rough cost of one epoch: 6 · params · padded tokens (forward + backward), for the time estimate. */
   flopsPerEpoch: number;
+}
+
+/** A checkpoint's arrays, to move (not copy) it across the worker boundary with Comlink.transfer. */
+export function checkpointBuffers(cp: TrainCheckpoint): ArrayBuffer[] {
+  return [...Object.values(cp.adapter), ...cp.optimizer.m, ...cp.optimizer.v].map((a) => a.buffer as ArrayBuffer);
 }
 
 /** Train events as the UI receives them: the checkpoint event carries plain arrays too. */
@@ -256,11 +249,7 @@ export interface BatchRow {
   tuned: string | null;
 }
 
-export interface AdapterInfo {
-  origin: 'new' | 'imported' | 'trained';
-  config: LoraConfig;
-  parameters: number;
-}
+export type AdapterInfo = AdapterSummary;
 
 export interface ExportedFile {
   name: string;

@@ -6,6 +6,7 @@ import type { PreparedDataset } from '../engine/data/pipeline';
 import type { LoadedDataset, SourcedSample } from '../engine/data/load';
 import type { DataIssue, Sample, TokenizedExample } from '../engine/data/types';
 import type { DataCounts } from '../engine/data/report';
+import { promptIdsOf } from '../engine/data/tokenize';
 import type { DataSummary, Histogram, IssueList, PreviewExample, TokenPiece, ValPrompt } from './api';
 
 const MAX_LISTED = 300;
@@ -55,14 +56,6 @@ function preview(tok: TextTokenizer, examples: readonly TokenizedExample[]): Pre
     tokens: tokenPieces(tok, e.inputIds, e.lossMask),
     truncated: e.truncated,
   }));
-}
-
-/** Where a validation example's prompt ends: its first trained target. */
-export function promptIdsOf(e: TokenizedExample): number[] {
-  const first = e.lossMask.indexOf(1);
-  if (first > 1 && first < e.inputIds.length) return e.inputIds.slice(0, first);
-  // Plain text, trained on every token: give the model the first few tokens to continue.
-  return e.inputIds.slice(0, Math.max(1, Math.min(16, Math.floor(e.inputIds.length / 2))));
 }
 
 function describeSample(sample: Sample | undefined): { instruction: string; reference: string } | null {

@@ -186,7 +186,3 @@ export function Section(props: { title: string; actions?: ReactNode; children: R
     </section>
   );
 }
-
-export function Spinner(props: { label?: string }) {
-  return <span className="spinner" role="status" aria-label={props.label ?? 'Working'} />;
-}

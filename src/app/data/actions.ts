@@ -6,7 +6,7 @@ import { failureOf } from '../engine';
 import { notify, patch, useStore } from '../store';
 import { uiError } from '../errors';
 import type { DataInput, DataOptions } from '../../worker/api';
-import { refreshMemory, refreshPlan } from '../train/actions';
+import { refreshMemory, refreshPlan } from '../train/plan';
 
 const MAX_DATASET_BYTES = 512 * 1024 * 1024;
 

@@ -1,12 +1,13 @@
 // Downloads (PEFT adapter as a zip and as separate files, training config, merged model) and
 // importing an adapter (two files or a zip) to compare or continue training.
 import { engine } from '../engine-instance';
-import { EngineError, failureOf } from '../engine';
+import { EngineError } from '../engine';
 import { notify, patch, useStore } from '../store';
 import { uiError } from '../errors';
 import { download, safeName } from '../util/download';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, adapterFromZip, zipAdapter, zipFiles } from './zip';
-import { refreshAdapter, refreshMemory } from '../train/actions';
+import { refreshMemory } from '../train/plan';
+import { refreshAdapter } from '../adapter';
 import type { AdapterExport } from '../../worker/api';
 
 function baseName(): string {
@@ -129,8 +130,4 @@ export async function importAdapterFiles(list: File[]): Promise<boolean> {
     return true;
   });
   return r === true;
-}
-
-export function describeFailure(e: unknown): string {
-  return failureOf(e).message;
 }

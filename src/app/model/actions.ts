@@ -7,7 +7,7 @@ import { notify, patch, useStore } from '../store';
 import { uiError } from '../errors';
 import type { DownloadProgress, ModelInfo } from '../../worker/api';
 import { prepareData } from '../data/actions';
-import { refreshMemory } from '../train/actions';
+import { refreshMemory } from '../train/plan';
 import { count } from '../util/format';
 
 export const HUB_PRESETS = [

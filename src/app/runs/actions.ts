@@ -2,31 +2,15 @@
 // from its last checkpoint (same model, same dataset text and options), deleting.
 import { engine } from '../engine-instance';
 import { failureOf } from '../engine';
-import { notify, patch, showPanel, useStore } from '../store';
+import { isTraining, notify, patch, showPanel, useStore } from '../store';
 import * as db from './db';
 import { zipAdapter } from '../export/zip';
 import { download, safeName } from '../util/download';
 import { loadFromHub } from '../model/actions';
 import { setDataset } from '../data/actions';
-import { isTraining, refreshAdapter, startTraining, viewRun } from '../train/actions';
-
-export async function refreshRuns(): Promise<void> {
-  try {
-    patch('runs', { loaded: true, list: await db.listRuns() });
-  } catch (e) {
-    patch('runs', { loaded: true });
-    notify({ tone: 'warning', title: 'Saved runs are unavailable', message: `This browser refused IndexedDB (${failureOf(e).message}). Runs will not be kept.` });
-  }
-}
-
-export async function initRuns(): Promise<void> {
-  try {
-    await db.markInterrupted();
-  } catch {
-    /* reported by refreshRuns */
-  }
-  await refreshRuns();
-}
+import { startTraining, viewRun } from '../train/actions';
+import { refreshAdapter } from '../adapter';
+import { refreshRuns } from './list';
 
 function sameModel(run: db.RunRecord): boolean {
   const info = useStore.getState().model.info;

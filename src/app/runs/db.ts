@@ -54,10 +54,6 @@ export async function listRuns(): Promise<RunRecord[]> {
   return all.sort((a, b) => b.createdAt - a.createdAt);
 }
 
-export async function getRun(id: string): Promise<RunRecord | undefined> {
-  return (await db()).get('runs', id);
-}
-
 export async function putRun(run: RunRecord): Promise<void> {
   await (await db()).put('runs', { ...run, updatedAt: Date.now() });
 }

@@ -3,7 +3,8 @@
 import { memo, useEffect, useRef } from 'react';
 import { patch, showPanel, useStore, type PhaseProgress } from '../store';
 import { HELP, TARGETS, TRAIN_PRESETS, targetPresetOf, type TargetPreset } from './presets';
-import { applyPreset, pauseTraining, resumeTraining, setTrainConfig, startTraining, stopTraining } from './actions';
+import { applyPreset, pauseTraining, resumeTraining, startTraining, stopTraining } from './actions';
+import { setTrainConfig } from './plan';
 import { CheckField, ErrorCard, NumberField, ProgressBar, Section, SelectField, Stat, Callout } from '../components/ui';
 import { LineChart } from './LineChart';
 import { MemoryBar } from '../model/ModelPanel';

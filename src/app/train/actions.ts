@@ -3,56 +3,16 @@
 import * as Comlink from 'comlink';
 import { engine } from '../engine-instance';
 import { failureOf } from '../engine';
-import { notify, patch, useStore, type EvalPoint, type StepPoint } from '../store';
+import { isTraining, notify, patch, useStore, type EvalPoint, type StepPoint } from '../store';
 import { uiError } from '../errors';
-import type { TrainCheckpoint, TrainConfig, UiTrainEvent } from '../../worker/api';
+import { checkpointBuffers, type TrainCheckpoint, type TrainConfig, type UiTrainEvent } from '../../worker/api';
 import * as db from '../runs/db';
 import { loss as fmtLoss, sci } from '../util/format';
-import { refreshRuns } from '../runs/actions';
+import { refreshRuns } from '../runs/list';
+import { refreshAdapter } from '../adapter';
+import { setTrainConfig } from './plan';
 
 const MAX_LOG = 400;
-
-export function isTraining(): boolean {
-  const s = useStore.getState().train.status;
-  return s === 'starting' || s === 'running' || s === 'pausing' || s === 'paused' || s === 'stopping';
-}
-
-export async function refreshPlan(): Promise<void> {
-  const st = useStore.getState();
-  if (st.model.status !== 'ready' || !st.data.summary?.tokenized || isTraining()) {
-    if (!isTraining()) patch('train', { plan: null });
-    return;
-  }
-  try {
-    const plan = await engine.call((api) => api.planTraining(st.train.config));
-    patch('train', { plan });
-  } catch {
-    patch('train', { plan: null });
-  }
-}
-
-export async function refreshMemory(): Promise<void> {
-  const st = useStore.getState();
-  if (st.model.status !== 'ready') return;
-  const lora = st.train.config.init === 'current' && st.adapter ? st.adapter.config : st.train.config.lora;
-  try {
-    const memory = await engine.call((api) => api.memoryEstimate(lora, st.train.config.batchSize, st.data.options.maxLength));
-    patch('model', { memory });
-  } catch {
-    /* no model: nothing to estimate */
-  }
-}
-
-let planTimer: ReturnType<typeof setTimeout> | null = null;
-export function setTrainConfig(p: Partial<TrainConfig>, preset = 'custom'): void {
-  const config = { ...useStore.getState().train.config, ...p };
-  patch('train', { config, preset });
-  if (planTimer) clearTimeout(planTimer);
-  planTimer = setTimeout(() => {
-    void refreshPlan();
-    void refreshMemory();
-  }, 250);
-}
 
 function pushLog(lines: string[], line: string): string[] {
   const next = lines.length >= MAX_LOG ? lines.slice(lines.length - MAX_LOG + 1) : lines.slice();
@@ -246,7 +206,8 @@ export async function startTraining(resume?: ResumeFrom): Promise<void> {
   void refreshRuns();
   const started = performance.now();
   try {
-    const running = engine.call((api) => api.train(config, Comlink.proxy((events: UiTrainEvent[]) => onEvents(runId, events)), cp));
+    const handler = Comlink.proxy((events: UiTrainEvent[]) => onEvents(runId, events));
+    const running = engine.call((api) => api.train(config, handler, cp && Comlink.transfer(cp, checkpointBuffers(cp))));
     // A Pause or Stop clicked while the run was being set up goes right behind the train call.
     const intent = useStore.getState().train.status;
     if (intent === 'pausing') void engine.call((api) => api.pause()).catch(() => {});
@@ -289,15 +250,6 @@ async function saveAdapter(runId: string): Promise<void> {
     patch('exports', { sha256: files.sha256 });
   } catch (e) {
     notify({ tone: 'warning', title: 'The adapter could not be saved with the run', message: failureOf(e).message });
-  }
-}
-
-export async function refreshAdapter(): Promise<void> {
-  try {
-    const adapter = await engine.call((api) => api.adapterInfo());
-    useStore.setState({ adapter });
-  } catch {
-    useStore.setState({ adapter: null });
   }
 }
 

@@ -1,3 +1,4 @@
+import type { TrainOptions } from '../../engine/train/trainer';
 import { defineCommand } from '../command';
 import { BACKEND_ROW, HELP_ROW, KERNELS_ROW, helpSection } from '../shared/help';
 import { BACKEND_CHOICES, KERNEL_CHOICES, type BackendChoice, type KernelChoice } from '../shared/backend-choice';
@@ -14,22 +15,8 @@ export interface LoraArgs {
 
 export const LORA_DEFAULTS = { r: 8, alpha: 16, targets: ['q_proj', 'v_proj'], dropout: 0, rslora: false };
 
-export interface TrainLoopArgs {
-  learningRate: number;
-  epochs: number;
-  maxSteps?: number;
-  batchSize: number;
-  gradAccum: number;
-  seed: number;
-  shuffle: boolean;
-  packing: boolean;
-  warmupSteps: number;
-  schedule: 'cosine' | 'linear' | 'constant';
-  weightDecay: number;
-  maxGradNorm: number;
-  evalEvery: number;
-  checkpointEvery: number;
-}
+/** The Trainer's options as flags give them (the data's max length and the pad id come later). */
+export type TrainLoopArgs = Required<Omit<TrainOptions, 'maxLength' | 'padId' | 'tuneKernels' | 'maxSteps'>> & Pick<TrainOptions, 'maxSteps'>;
 
 export interface TrainArgs {
   model: string;

@@ -38,7 +38,8 @@ interface TextTemplate {
 const withInput = (t: Turn) => (t.input ? `${t.content}\n\n${t.input}` : t.content);
 
 const TEMPLATES: Record<TextTemplateName, TextTemplate> = {
-  // DESIGN.md's Alpaca template, exactly; a system text goes first, followed by a blank line.
+  // The Alpaca template without its preamble, as src/engine/README.md gives it; a system text
+  // goes first, followed by a blank line.
   alpaca: {
     system: (s) => `${s}\n\n`,
     user: (t) => `### Instruction:\n${t.content}\n\n${t.input ? `### Input:\n${t.input}\n\n` : ''}`,

@@ -93,3 +93,11 @@ export function encodePrompt(conv: Conversation, tok: TextTokenizer, template: P
   const eosText = template !== 'chat-template' && appendEos ? eosTextOf(tok) : null;
   return tok.encode(renderPrompt(conv, tok, template, eosText), { addSpecialTokens: template !== 'chat-template' });
 }
+
+/** An example's prompt, for generating its answer: the ids before its first trained target. */
+export function promptIdsOf(e: Pick<TokenizedSample, 'inputIds' | 'lossMask'>): number[] {
+  const first = e.lossMask.indexOf(1);
+  if (first > 1 && first < e.inputIds.length) return e.inputIds.slice(0, first);
+  // Plain text, trained on every token: give the model the first few tokens to continue.
+  return e.inputIds.slice(0, Math.max(1, Math.min(16, Math.floor(e.inputIds.length / 2))));
+}

@@ -87,8 +87,9 @@ export class AdamW {
   async getState(): Promise<AdamWState> {
     return {
       step: this.step,
-      m: await Promise.all(this.m.map(async (t) => (await t.data()) as Float32Array)),
-      v: await Promise.all(this.v.map(async (t) => (await t.data()) as Float32Array)),
+      // Copies (see Trainer.checkpoint): on the cpu backend data() is the tensor's own storage.
+      m: await Promise.all(this.m.map(async (t) => ((await t.data()) as Float32Array).slice())),
+      v: await Promise.all(this.v.map(async (t) => ((await t.data()) as Float32Array).slice())),
     };
   }
 

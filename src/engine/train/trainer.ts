@@ -1,5 +1,5 @@
 // The supervised LoRA training loop. One optimizer step = `gradAccum` micro-batches; its loss
-// is Σ token losses / Σ trained tokens over those micro-batches (DESIGN.md), so each
+// is Σ token losses / Σ trained tokens over those micro-batches (as TRL computes it; src/engine/README.md), so each
 // micro-batch's summed loss is divided by the step's total before its gradients are added.
 // Everything random (data order, dropout) is derived from (seed, epoch, step), which is what
 // makes a resumed run repeat the uninterrupted one loss for loss.
@@ -7,7 +7,8 @@ import { tf } from '../tf';
 import { assignData } from '../variables';
 import type { LlamaModel } from '../model/llama';
 import { loraTensors, loraVariables, type LoraAdapter } from '../lora/lora';
-import { makeBatches, type Batch, type BatchExample } from '../data/batches';
+import type { Batch, BatchExample } from '../data/batches';
+import { epochBatches, planRun } from './plan';
 import { summedCrossEntropy } from './loss';
 import { AdamW, ADAMW_DEFAULTS, type AdamWState } from './optimizer';
 import { learningRate, type ScheduleKind } from './schedule';
@@ -20,7 +21,7 @@ import { fusedActive, rowBucket, tuneFrozenMatmuls } from '../../../kernels';
 export interface TrainOptions {
   learningRate: number;
   epochs: number;
-  /** Stop after this many optimizer steps (overrides epochs when smaller). */
+  /** Stop after this many optimizer steps (overrides epochs when smaller; 0: no limit). */
   maxSteps?: number;
   batchSize: number;
   gradAccum: number;
@@ -87,6 +88,7 @@ export class Trainer {
   private state: RunState = 'idle';
   private wake: (() => void) | null = null;
   private onEvent: (e: TrainEvent) => void = () => {};
+  private phase: TrainPhase | null = null;
 
   constructor(
     private readonly model: LlamaModel,
@@ -98,9 +100,11 @@ export class Trainer {
     if (train.length === 0) throw new Error('there are no training examples');
     this.vars = loraVariables(adapter);
     this.optimizer = new AdamW(this.vars, { ...ADAMW_DEFAULTS, weightDecay: options.weightDecay });
-    this.stepsPerEpoch = Math.ceil(this.epochBatches(0).length / options.gradAccum);
-    const byEpochs = this.stepsPerEpoch * options.epochs;
-    this.totalSteps = options.maxSteps ? Math.min(options.maxSteps, byEpochs) : byEpochs;
+    const plan = planRun(train, options);
+    this.stepsPerEpoch = plan.stepsPerEpoch;
+    this.totalSteps = plan.totalSteps;
+    this.cachedBatches = plan.batches;
+    this.cachedEpoch = 0;
   }
 
   get step(): number {
@@ -154,7 +158,7 @@ export class Trainer {
     }
     while (this.stepsDone < this.totalSteps) {
       if (!(await this.boundary())) break;
-      onEvent({ type: 'phase', phase: 'training', step: this.stepsDone, done: this.stepsDone, total: this.totalSteps });
+      this.enter('training', this.stepsDone, this.totalSteps);
       const t0 = performance.now();
       const { loss, gradNorm, tokens, trainedTokens, lr } = await this.trainStep();
       tokensSeen += tokens;
@@ -211,17 +215,26 @@ export class Trainer {
     return this.current() !== 'cancelled';
   }
 
+  /** Reports progress within a phase; steps report themselves, so 'training' only when entered. */
+  private enter(phase: TrainPhase, done: number, total: number): void {
+    if (phase === 'training' && this.phase === 'training') return;
+    this.phase = phase;
+    this.onEvent({ type: 'phase', phase, step: this.stepsDone, done, total });
+  }
+
   /** The validation loss, batch by batch; null when cancelled. */
   private evaluateIn(phase: TrainPhase): Promise<number | null> {
     return evaluateUntil(this.model, this.adapter, this.val, this.options, async (done, total) => {
-      this.onEvent({ type: 'phase', phase, step: this.stepsDone, done, total });
+      this.enter(phase, done, total);
       return this.boundary();
     });
   }
 
   async checkpoint(): Promise<TrainCheckpoint> {
     const adapter: Record<string, Float32Array> = {};
-    for (const [key, v] of loraTensors(this.adapter)) adapter[key] = (await v.data()) as Float32Array;
+    // Copies the checkpoint owns: it may be moved to another thread, and on the cpu backend
+    // data() hands out the tensor's own storage.
+    for (const [key, v] of loraTensors(this.adapter)) adapter[key] = ((await v.data()) as Float32Array).slice();
     return {
       version: 1,
       step: this.stepsDone,
@@ -256,22 +269,14 @@ export class Trainer {
     const buckets = [...new Set(this.epochBatches(epoch).map((b) => rowBucket(b.batchSize * b.seqLen)))].sort((a, b) => b - a).slice(0, 4);
     for (const [i, m] of buckets.entries()) {
       if (!(await this.boundary())) return;
-      this.onEvent({ type: 'phase', phase: 'tuning', step: this.stepsDone, done: i, total: buckets.length });
+      this.enter('tuning', i, buckets.length);
       await tuneFrozenMatmuls(linearShapes(this.model.config), m);
     }
   }
 
   private epochBatches(epoch: number): Batch[] {
     if (epoch !== this.cachedEpoch) {
-      const o = this.options;
-      this.cachedBatches = makeBatches(this.train, {
-        batchSize: o.batchSize,
-        maxLength: o.maxLength,
-        padId: o.padId,
-        seed: o.seed * 1000 + epoch,
-        shuffle: o.shuffle,
-        ...(o.packing ? { packing: true } : {}),
-      });
+      this.cachedBatches = epochBatches(this.train, this.options, epoch);
       this.cachedEpoch = epoch;
     }
     return this.cachedBatches;
