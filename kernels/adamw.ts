@@ -3,8 +3,8 @@
 // p, m and v together. About 1 + 1/6 dispatches per variable instead of ~16 (see adamw.wgsl.ts).
 // Numerically the stock `clipByGlobalNorm` + `AdamW.apply` of src/engine/train/optimizer.ts.
 import { tf } from '../src/engine/tf';
-import { f32, i32, run, sizeOf } from './program';
-import { runMulti } from './multi';
+import { f32, i32, sizeOf, type Program } from './program';
+import { dispatch } from './dispatch';
 import { defineKernel, runKernel, runKernelMulti } from './register';
 import { adamwWgsl, sumSquaresWgsl } from './adamw.wgsl';
 
@@ -15,50 +15,51 @@ export const ADAMW = 'WebLoraAdamW';
 const PER_DISPATCH = 6;
 const WG = 256;
 
+/** result[0] = [ACC[0] +] Σ_k Σ G_k². */
+export function sumSquaresProgram(grads: tf.TensorInfo[], acc?: tf.TensorInfo): Program {
+  return {
+    name: `sum_squares_${grads.length}${acc ? '_acc' : ''}`,
+    outputs: { result: [1] },
+    inputs: { ...Object.fromEntries(grads.map((g, k) => [`G${k}`, g])), ...(acc ? { ACC: acc } : {}) },
+    uniforms: Object.fromEntries(grads.map((g, k) => [`n${k}`, i32(sizeOf(g.shape))])),
+    workgroupSize: [WG, 1, 1],
+    dispatch: [1, 1, 1],
+    flat: true,
+    code: sumSquaresWgsl(grads.length, !!acc, WG),
+  };
+}
+
+export function adamwProgram(p: tf.TensorInfo, m: tf.TensorInfo, v: tf.TensorInfo, g: tf.TensorInfo, normSq: tf.TensorInfo, step: AdamWStep): Program {
+  const size = sizeOf(p.shape);
+  return {
+    name: 'adamw',
+    outputs: { P: p.shape, M: p.shape, V: p.shape },
+    inputs: { P0: p, M0: m, V0: v, G: g, NORMSQ: normSq },
+    uniforms: {
+      size: i32(size),
+      beta1: f32(step.beta1),
+      beta2: f32(step.beta2),
+      eps: f32(step.eps),
+      decay: f32(step.decay),
+      stepSize: f32(step.stepSize),
+      sqrtBc2: f32(step.sqrtBc2),
+      maxNorm: f32(step.maxNorm),
+    },
+    workgroupSize: [WG, 1, 1],
+    dispatch: [Math.ceil(size / WG), 1, 1],
+    flat: true,
+    code: adamwWgsl,
+  };
+}
+
 defineKernel(SUM_SQUARES, ({ inputs, backend }) => {
   const names = Object.keys(inputs).filter((k) => k.startsWith('g')).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
-  const grads = names.map((k) => inputs[k]);
-  const acc = inputs.acc;
-  return run(
-    backend,
-    {
-      key: `sum_squares_${grads.length}${acc ? '_acc' : ''}`,
-      inputs: [...grads.map((_, k) => `G${k}`), ...(acc ? ['ACC'] : [])],
-      outputShape: [1],
-      workgroupSize: [WG, 1, 1],
-      dispatch: [1, 1, 1],
-      flat: true,
-      uniforms: grads.map((_, k) => `n${k} : i32,`).join(' '),
-      code: sumSquaresWgsl(grads.length, !!acc, WG),
-    },
-    [...grads, ...(acc ? [acc] : [])],
-    grads.map((g) => i32(sizeOf(g.shape))),
-  );
+  return dispatch(backend, sumSquaresProgram(names.map((k) => inputs[k]), inputs.acc))[0];
 });
 
 defineKernel(ADAMW, ({ inputs, backend, attrs }) => {
   const { p, m, v, g, normSq } = inputs;
-  const size = sizeOf(p.shape);
-  const a = (k: string) => attrs[k] as number;
-  return runMulti(
-    backend,
-    {
-      key: 'adamw',
-      inputs: ['P0', 'M0', 'V0', 'G', 'NORMSQ'],
-      outputs: [
-        { name: 'P', shape: p.shape },
-        { name: 'M', shape: p.shape },
-        { name: 'V', shape: p.shape },
-      ],
-      workgroupSize: [WG, 1, 1],
-      dispatch: [Math.ceil(size / WG), 1, 1],
-      flat: true,
-      uniforms: 'size : i32, beta1 : f32, beta2 : f32, eps : f32, decay : f32, stepSize : f32, sqrtBc2 : f32, maxNorm : f32,',
-      code: adamwWgsl,
-    },
-    [p, m, v, g, normSq],
-    [i32(size), f32(a('beta1')), f32(a('beta2')), f32(a('eps')), f32(a('decay')), f32(a('stepSize')), f32(a('sqrtBc2')), f32(a('maxNorm'))],
-  );
+  return dispatch(backend, adamwProgram(p, m, v, g, normSq, attrs as unknown as AdamWStep));
 });
 
 /** Σ over every gradient of Σ g², as a [1] tensor. */

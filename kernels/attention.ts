@@ -2,101 +2,68 @@
 // V and the key padding mask and writing the context straight into o_proj's [B, T, H·D]
 // layout; three dispatches backward (row statistics, dQ, dK with dV). No [T, S] scores, bias or
 // probabilities ever reach memory.
-// (Stock: matMul, mul, tile, add, softmax, matMul, transpose, plus the bias construction
-// forward, and about twenty kernels backward.)
+// (Stock: matMul, mul, tile, add, softmax, matMul, transpose, plus the [B, 1, T, S] bias it
+// builds from the mask, and about twenty kernels backward.)
 import { tf } from '../src/engine/tf';
 import { fusedActive } from './active';
-import { f32, i32, run, type ProgramSpec, type Uniform } from './program';
-import { runMulti } from './multi';
+import { f32, i32, type Program } from './program';
+import { dispatch } from './dispatch';
 import { defineGradient, defineKernel, noGradient, runKernel, runKernelMulti } from './register';
-import {
-  attentionForwardWgsl,
-  attentionGradKVWgsl,
-  attentionGradQWgsl,
-  attentionLanes,
-  attentionStatsWgsl,
-  type AttentionShape,
-} from './attention.wgsl';
+import { attentionForwardWgsl, attentionGradKVWgsl, attentionGradQWgsl, attentionLanes, attentionStatsWgsl, type AttentionShape } from './attention.wgsl';
 
 export const ATTENTION = 'WebLoraAttention';
 export const ATTENTION_STATS = 'WebLoraAttentionStats';
 export const ATTENTION_GRAD_Q = 'WebLoraAttentionGradQ';
 export const ATTENTION_GRAD_KV = 'WebLoraAttentionGradKV';
 
-interface Dims {
-  b: number;
-  heads: number;
-  kvHeads: number;
-  seq: number;
-  keys: number;
-  d: number;
-}
+type Kind = 'fwd' | 'stats' | 'dq' | 'dkv';
+const CODE: Record<Kind, (sh: AttentionShape) => string> = {
+  fwd: attentionForwardWgsl,
+  stats: attentionStatsWgsl,
+  dq: attentionGradQWgsl,
+  dkv: attentionGradKVWgsl,
+};
 
-function dimsOf(q: tf.TensorInfo, k: tf.TensorInfo): Dims {
-  const [b, heads, seq, d] = q.shape;
-  const [, kvHeads, keys] = k.shape;
-  return { b, heads, kvHeads, seq, keys, d };
-}
-
-function spec(kind: string, code: (sh: AttentionShape) => string, dm: Dims, rowsPerLaunch: 'queries' | 'keys', names: string[], outputShape: number[]): ProgramSpec {
-  const sh = { d: dm.d, w: attentionLanes(dm.d) };
+/**
+ * q [B, H, T, D], k [B, Hk, S, D]; one lane per query row (a key row for dK/dV), W rows to a
+ * workgroup.
+ */
+export function attentionProgram(kind: Kind, inputs: Program['inputs'] & { Q: tf.TensorInfo; K: tf.TensorInfo }, outputs: Program['outputs'], scale: number): Program {
+  const [b, heads, seq, d] = inputs.Q.shape;
+  const [, kvHeads, keys] = inputs.K.shape;
+  const sh = { d, w: attentionLanes(d) };
   return {
-    key: `attn_${kind}_${sh.d}_${sh.w}`,
-    inputs: names,
-    outputShape,
+    name: `attn_${kind}_${sh.d}_${sh.w}`,
+    outputs,
+    inputs,
+    uniforms: { heads: i32(heads), kvHeads: i32(kvHeads), seq: i32(seq), keys: i32(keys), past: i32(keys - seq), scale: f32(scale) },
     workgroupSize: [sh.w, 1, 1],
-    dispatch:
-      rowsPerLaunch === 'queries' ? [Math.ceil(dm.seq / sh.w), dm.heads, dm.b] : [Math.ceil(dm.keys / sh.w), dm.kvHeads, dm.b],
+    dispatch: kind === 'dkv' ? [Math.ceil(keys / sh.w), kvHeads, b] : [Math.ceil(seq / sh.w), heads, b],
     flat: false,
-    uniforms: 'heads : i32, kvHeads : i32, seq : i32, keys : i32, past : i32, scale : f32,',
-    code: code(sh),
+    code: CODE[kind](sh),
   };
-}
-
-function uniforms(dm: Dims, scale: number): Uniform[] {
-  return [i32(dm.heads), i32(dm.kvHeads), i32(dm.seq), i32(dm.keys), i32(dm.keys - dm.seq), f32(scale)];
-}
-
-function program(
-  backend: object,
-  kind: string,
-  code: (sh: AttentionShape) => string,
-  dm: Dims,
-  names: string[],
-  inputs: tf.TensorInfo[],
-  outputShape: number[],
-  scale: number,
-): tf.TensorInfo {
-  return run(backend, spec(kind, code, dm, 'queries', names, outputShape), inputs, uniforms(dm, scale));
 }
 
 defineKernel(ATTENTION, ({ inputs, backend, attrs }) => {
   const { q, k, v, mask } = inputs;
-  const dm = dimsOf(q, k);
-  return program(backend, 'fwd', attentionForwardWgsl, dm, ['Q', 'K', 'V', 'MASK'], [q, k, v, mask], [dm.b, dm.seq, dm.heads * dm.d], attrs.scale as number);
+  const [b, heads, seq, d] = q.shape;
+  return dispatch(backend, attentionProgram('fwd', { Q: q, K: k, V: v, MASK: mask }, { result: [b, seq, heads * d] }, attrs.scale as number))[0];
 });
 
 defineKernel(ATTENTION_STATS, ({ inputs, backend, attrs }) => {
   const { q, k, mask, o, dy } = inputs;
-  const dm = dimsOf(q, k);
-  return program(backend, 'stats', attentionStatsWgsl, dm, ['Q', 'K', 'MASK', 'O', 'DO'], [q, k, mask, o, dy], [dm.b, dm.heads, dm.seq, 2], attrs.scale as number);
+  const [b, heads, seq] = q.shape;
+  return dispatch(backend, attentionProgram('stats', { Q: q, K: k, MASK: mask, O: o, DO: dy }, { result: [b, heads, seq, 2] }, attrs.scale as number))[0];
 });
 
 defineKernel(ATTENTION_GRAD_Q, ({ inputs, backend, attrs }) => {
   const { q, k, v, mask, dy, stats } = inputs;
-  const dm = dimsOf(q, k);
-  return program(backend, 'dq', attentionGradQWgsl, dm, ['Q', 'K', 'V', 'MASK', 'DO', 'STATS'], [q, k, v, mask, dy, stats], q.shape, attrs.scale as number);
+  return dispatch(backend, attentionProgram('dq', { Q: q, K: k, V: v, MASK: mask, DO: dy, STATS: stats }, { result: q.shape }, attrs.scale as number))[0];
 });
 
 defineKernel(ATTENTION_GRAD_KV, ({ inputs, backend, attrs }) => {
   const { q, k, v, mask, dy, stats } = inputs;
-  const dm = dimsOf(q, k);
-  const { outputShape, ...rest } = spec('dkv', attentionGradKVWgsl, dm, 'keys', ['Q', 'K', 'V', 'MASK', 'DO', 'STATS'], k.shape);
-  const outputs = [
-    { name: 'DK', shape: outputShape },
-    { name: 'DV', shape: outputShape },
-  ];
-  return runMulti(backend, { ...rest, outputs }, [q, k, v, mask, dy, stats], uniforms(dm, attrs.scale as number));
+  return dispatch(backend, attentionProgram('dkv', { Q: q, K: k, V: v, MASK: mask, DO: dy, STATS: stats }, { DK: k.shape, DV: k.shape }, attrs.scale as number));
 });
 
 defineGradient({
@@ -120,11 +87,12 @@ defineGradient({
   },
 });
 
-// Finite rather than -Infinity, as in llama.ts: a row with every key masked stays NaN-free.
+// Finite rather than -Infinity: a row with every key masked (left padding) gets a uniform
+// softmax instead of NaN.
 const MASKED = -1e9;
 
-/** Additive bias [B, 1, T, S]: 0 where query t may see key j, −1e9 elsewhere (as llama.ts builds it). */
-export function attentionBias(mask: tf.Tensor2D, seq: number, pastLen: number): tf.Tensor4D {
+/** Additive bias [B, 1, T, S]: 0 where query t may see key j, −1e9 elsewhere. */
+function attentionBias(mask: tf.Tensor2D, seq: number, pastLen: number): tf.Tensor4D {
   const total = pastLen + seq;
   const rows = tf.range(pastLen, total, 1, 'int32').reshape([seq, 1]);
   const cols = tf.range(0, total, 1, 'int32').reshape([1, total]);
@@ -134,19 +102,24 @@ export function attentionBias(mask: tf.Tensor2D, seq: number, pastLen: number): 
   return tf.where(allowed, tf.zerosLike(allowed).toFloat(), tf.fill(allowed.shape, MASKED)) as tf.Tensor4D;
 }
 
-export interface AttentionInputs {
-  /** [B, S] key padding mask, 1 for real tokens (S = past + T). */
-  mask: tf.Tensor2D;
-  /** The stock path's additive bias [B, 1, T, S], when the caller has it already. */
-  bias?: tf.Tensor4D | null;
+// A forward passes the same mask to every layer: the stock bias is built once per mask (and
+// rebuilt should the tensor it was built in have been disposed by an enclosing tidy).
+const biases = new WeakMap<tf.Tensor2D, { seq: number; bias: tf.Tensor4D }>();
+
+function biasFor(mask: tf.Tensor2D, seq: number): tf.Tensor4D {
+  const hit = biases.get(mask);
+  if (hit && hit.seq === seq && !hit.bias.isDisposed) return hit.bias;
+  const bias = attentionBias(mask, seq, mask.shape[1] - seq);
+  biases.set(mask, { seq, bias });
+  return bias;
 }
 
 /** The stock composition: GQA by stacking each KV head's query heads along the rows. */
-export function causalAttentionStock(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, { mask, bias }: AttentionInputs): tf.Tensor3D {
+function causalAttentionStock(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D): tf.Tensor3D {
   const [batch, heads, seq, d] = q.shape;
   const kvHeads = k.shape[1];
   const groups = heads / kvHeads;
-  const b = bias ?? attentionBias(mask, seq, k.shape[2] - seq);
+  const b = biasFor(mask, seq);
   const qg = q.reshape([batch, kvHeads, groups * seq, d]);
   const scores = tf.matMul(qg, k, false, true).mul(1 / Math.sqrt(d));
   const groupBias = groups === 1 ? b : tf.tile(b, [1, 1, groups, 1]);
@@ -160,19 +133,19 @@ export function causalAttentionStock(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tenso
 
 /**
  * Causal softmax(q·kᵀ/√d + mask)·v for q [B, H, T, D] and k, v [B, Hk, S, D] (S = past + T,
- * H a multiple of Hk; query head h reads KV head h / (H / Hk)). Returns the context in o_proj's
- * layout, [B, T, H·D].
+ * H a multiple of Hk; query head h reads KV head h / (H / Hk)); `mask` [B, S] is 1 for real
+ * keys, 0 for padding. Returns the context in o_proj's layout, [B, T, H·D].
  */
-export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, inputs: AttentionInputs): tf.Tensor3D {
-  if (!fusedActive()) return causalAttentionStock(q, k, v, inputs);
+export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D): tf.Tensor3D {
+  if (!fusedActive()) return causalAttentionStock(q, k, v, mask);
   const [b, heads, seq, d] = q.shape;
   const [bk, kvHeads, keys, dk] = k.shape;
   if (bk !== b || dk !== d || heads % kvHeads !== 0 || keys < seq || !tf.util.arraysEqual(k.shape, v.shape)) {
     throw new Error(`causalAttention: q ${q.shape}, k ${k.shape}, v ${v.shape} do not fit`);
   }
-  if (!tf.util.arraysEqual(inputs.mask.shape, [b, keys])) throw new Error(`causalAttention: mask ${inputs.mask.shape} is not [${b}, ${keys}]`);
-  const mask = inputs.mask.dtype === 'int32' ? inputs.mask : inputs.mask.toInt();
-  const ctx = runKernel(ATTENTION, { q, k, v, mask }, { scale: 1 / Math.sqrt(d) }) as tf.Tensor3D;
-  if (mask !== inputs.mask) mask.dispose();
+  if (!tf.util.arraysEqual(mask.shape, [b, keys])) throw new Error(`causalAttention: mask ${mask.shape} is not [${b}, ${keys}]`);
+  const m = mask.dtype === 'int32' ? mask : mask.toInt();
+  const ctx = runKernel(ATTENTION, { q, k, v, mask: m }, { scale: 1 / Math.sqrt(d) }) as tf.Tensor3D;
+  if (m !== mask) m.dispose();
   return ctx;
 }

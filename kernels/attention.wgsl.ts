@@ -22,9 +22,13 @@ export interface AttentionShape {
   w: number;
 }
 
-/** Lanes per workgroup for head size d: two W×D tiles stay well under 16 KiB. */
+/**
+ * Lanes per workgroup for head size d: W·D ≤ 1024, so two W×D tiles take 8 KiB and the kernels
+ * stay within WebGPU's default 16 KiB of workgroup memory up to D = 256 (Gemma's); a power of
+ * two, which the workgroup's tree reduction needs.
+ */
 export function attentionLanes(d: number): number {
-  return Math.max(8, Math.min(64, Math.floor(1024 / d)));
+  return Math.max(4, Math.min(64, 2 ** Math.floor(Math.log2(1024 / d))));
 }
 
 // Shared prelude: the uniform block bounds every kernel needs before its tile loop.

@@ -8,10 +8,10 @@
 import { tf } from '../src/engine/tf';
 import { selectRows } from './select-rows';
 import { fusedActive } from './active';
-import { i32, run } from './program';
-import { runMulti } from './multi';
+import { i32, type Program } from './program';
+import { dispatch } from './dispatch';
 import { defineGradient, defineKernel, noGradient, runKernel, runKernelMulti } from './register';
-import { MM, TILE_M, TILE_N } from './matmul.wgsl';
+import { MM, tileM, tileN } from './matmul.wgsl';
 import { combineWgsl, headGradWgsl, partialsWgsl, softmaxGradWgsl } from './cross-entropy.wgsl';
 
 export const LM_HEAD_CE = 'WebLoraLmHeadCrossEntropy';
@@ -20,8 +20,7 @@ export const LM_HEAD_CE_GRAD = 'WebLoraLmHeadCrossEntropyGrad';
 /** The largest softmax-gradient chunk the backward keeps at once. */
 export const DEFAULT_CHUNK_BYTES = 128 * 2 ** 20;
 const COMBINE_WG = 64;
-const tileGrid = (m: number, n: number): [number, number, number] => [Math.ceil(n / TILE_N), Math.ceil(m / TILE_M), 1];
-const mmUniforms = 'dimM : i32, dimN : i32, dimK : i32, v0 : i32,';
+const TILE_N = tileN(MM);
 
 /** Vocabulary columns per backward chunk: whole tiles, G [rows, Vc] within `chunkBytes`. */
 export function chunkColumns(rows: number, vocab: number, chunkBytes: number): number {
@@ -29,46 +28,62 @@ export function chunkColumns(rows: number, vocab: number, chunkBytes: number): n
   return Math.min(vocab, Math.max(TILE_N, fit));
 }
 
-defineKernel(LM_HEAD_CE, ({ inputs, backend }) => {
-  const { h, w, labels } = inputs;
+/** A tiled product of m × n outputs over k (the matmul's default tile), columns from `v0`. */
+function tiled(name: string, inputs: Program['inputs'], outputs: Program['outputs'], [m, n, k, v0]: number[], code: string, extra: Program['uniforms'] = {}): Program {
+  return {
+    name,
+    outputs,
+    inputs,
+    uniforms: { dimM: i32(m), dimN: i32(n), dimK: i32(k), v0: i32(v0), ...extra },
+    workgroupSize: [MM.WX, MM.WY, 1],
+    dispatch: [Math.ceil(n / TILE_N), Math.ceil(m / tileM(MM)), 1],
+    flat: false,
+    code,
+  };
+}
+
+/** PART [N, tiles, 3]: per logits tile and row, its max, Σ exp and target logit. */
+export function partialsProgram(h: tf.TensorInfo, w: tf.TensorInfo, labels: tf.TensorInfo): Program {
   const [n, hidden] = h.shape;
   const vocab = w.shape[0];
   const tiles = Math.ceil(vocab / TILE_N);
-  const part = run(
-    backend,
-    {
-      key: 'ce_partials',
-      inputs: ['HID', 'W', 'LABELS'],
-      outputShape: [n, tiles, 3],
-      workgroupSize: [MM.WX, MM.WY, 1],
-      dispatch: tileGrid(n, vocab),
-      flat: false,
-      uniforms: `${mmUniforms} tiles : i32,`,
-      code: partialsWgsl(),
-    },
-    [h, w, labels],
-    [i32(n), i32(vocab), i32(hidden), i32(0), i32(tiles)],
-  );
-  // Rows fold into a second dimension past the per-dimension workgroup limit.
+  return tiled('ce_partials', { HID: h, W: w, LABELS: labels }, { result: [n, tiles, 3] }, [n, vocab, hidden, 0], partialsWgsl(), { tiles: i32(tiles) });
+}
+
+/** LOSS [N] and LSE [N] from PART; one workgroup per row (rows fold into y past the x limit). */
+export function combineProgram(part: tf.TensorInfo): Program {
+  const [n, tiles] = part.shape;
   const x = Math.min(n, 32768);
-  const out = runMulti(
-    backend,
-    {
-      key: `ce_combine_${COMBINE_WG}`,
-      inputs: ['PART'],
-      outputs: [
-        { name: 'LOSS', shape: [n] },
-        { name: 'LSE', shape: [n] },
-      ],
-      workgroupSize: [COMBINE_WG, 1, 1],
-      dispatch: [x, Math.ceil(n / x), 1],
-      flat: false,
-      uniforms: 'rows : i32, tiles : i32,',
-      code: combineWgsl(COMBINE_WG),
-    },
-    [part],
-    [i32(n), i32(tiles)],
-  );
+  return {
+    name: `ce_combine_${COMBINE_WG}`,
+    outputs: { LOSS: [n], LSE: [n] },
+    inputs: { PART: part },
+    uniforms: { rows: i32(n), tiles: i32(tiles) },
+    workgroupSize: [COMBINE_WG, 1, 1],
+    dispatch: [x, Math.ceil(n / x), 1],
+    flat: false,
+    code: combineWgsl(COMBINE_WG),
+  };
+}
+
+/** G [N, cols] = dy ⊙ (softmax − onehot) over the vocabulary columns v0 … v0 + cols. */
+export function softmaxGradProgram(h: tf.TensorInfo, w: tf.TensorInfo, labels: tf.TensorInfo, lse: tf.TensorInfo, dy: tf.TensorInfo, v0: number, cols: number): Program {
+  const [n, hidden] = h.shape;
+  return tiled('ce_softmax_grad', { HID: h, W: w, LABELS: labels, LSE: lse, DY: dy }, { result: [n, cols] }, [n, cols, hidden, v0], softmaxGradWgsl());
+}
+
+/** dh [N, H] (+ ACC) = G·W[v0 … v0 + cols]. */
+export function headGradProgram(g: tf.TensorInfo, w: tf.TensorInfo, acc: tf.TensorInfo | null, v0: number): Program {
+  const [n, cols] = g.shape;
+  const hidden = w.shape[1];
+  const inputs = { G: g, W: w, ...(acc ? { ACC: acc } : {}) };
+  return tiled(`ce_head_grad${acc ? '_acc' : ''}`, inputs, { result: [n, hidden] }, [n, hidden, cols, v0], headGradWgsl(!!acc));
+}
+
+defineKernel(LM_HEAD_CE, ({ inputs, backend }) => {
+  const { h, w, labels } = inputs;
+  const [part] = dispatch(backend, partialsProgram(h, w, labels));
+  const out = dispatch(backend, combineProgram(part));
   (backend as tf.KernelBackend).disposeData(part.dataId);
   return out;
 });
@@ -76,42 +91,13 @@ defineKernel(LM_HEAD_CE, ({ inputs, backend }) => {
 defineKernel(LM_HEAD_CE_GRAD, ({ inputs, backend, attrs }) => {
   const { h, w, labels, lse, dy } = inputs;
   const b = backend as tf.KernelBackend;
-  const [n, hidden] = h.shape;
+  const n = h.shape[0];
   const vocab = w.shape[0];
   const vc = chunkColumns(n, vocab, attrs.chunkBytes as number);
   let dh: tf.TensorInfo | null = null;
   for (let v0 = 0; v0 < vocab; v0 += vc) {
-    const cols = Math.min(vc, vocab - v0);
-    const g = run(
-      backend,
-      {
-        key: 'ce_softmax_grad',
-        inputs: ['HID', 'W', 'LABELS', 'LSE', 'DY'],
-        outputShape: [n, cols],
-        workgroupSize: [MM.WX, MM.WY, 1],
-        dispatch: tileGrid(n, cols),
-        flat: false,
-        uniforms: mmUniforms,
-        code: softmaxGradWgsl(),
-      },
-      [h, w, labels, lse, dy],
-      [i32(n), i32(cols), i32(hidden), i32(v0)],
-    );
-    const next: tf.TensorInfo = run(
-      backend,
-      {
-        key: `ce_head_grad${dh ? '_acc' : ''}`,
-        inputs: dh ? ['G', 'W', 'ACC'] : ['G', 'W'],
-        outputShape: [n, hidden],
-        workgroupSize: [MM.WX, MM.WY, 1],
-        dispatch: tileGrid(n, hidden),
-        flat: false,
-        uniforms: mmUniforms,
-        code: headGradWgsl(!!dh),
-      },
-      dh ? [g, w, dh] : [g, w],
-      [i32(n), i32(hidden), i32(cols), i32(v0)],
-    );
+    const [g] = dispatch(backend, softmaxGradProgram(h, w, labels, lse, dy, v0, Math.min(vc, vocab - v0)));
+    const [next] = dispatch(backend, headGradProgram(g, w, dh, v0));
     b.disposeData(g.dataId);
     if (dh) b.disposeData(dh.dataId);
     dh = next;
@@ -136,7 +122,7 @@ defineGradient({
 });
 
 /** The stock composition: full logits, logsumexp, the target logits picked by row. */
-export function lmHeadCrossEntropyStock(h: tf.Tensor2D, w: tf.Tensor2D, labels: Int32Array): tf.Tensor1D {
+function lmHeadCrossEntropyStock(h: tf.Tensor2D, w: tf.Tensor2D, labels: Int32Array): tf.Tensor1D {
   const logits = tf.matMul(h, w, false, true) as tf.Tensor2D;
   const vocab = logits.shape[1];
   const flatIdx = new Int32Array(labels.length);

@@ -17,7 +17,6 @@
 // u_p = x·A_pᵀ in one dispatch, then one pass per y_p; backward, the du_p two to a dispatch,
 // dx = Σ_p dy_p·W_p + du_p·A_p accumulated pass by pass (no gradient adds), dA_p with dB_p.
 import { tf } from '../src/engine/tf';
-import { fusedActive } from './active';
 import { groupedMatmul, loraDown, matmul, plain, transposed } from './matmul';
 import { defineGradient, defineKernel, noGradient, runKernel, runKernelMulti } from './register';
 
@@ -29,7 +28,8 @@ export const LORA_MATMUL = 'WebLoraMatmul';
 export const LORA_GRAD_AB = 'WebLoraLoraGradAB';
 /** [du0, du1] = [s·dy0·B0, s·dy1·B1]. */
 export const LORA_GRAD_U2 = 'WebLoraLoraGradU2';
-export const LORA_LINEAR_GROUP = ['', '', 'WebLoraLoraLinearGroup2', 'WebLoraLoraLinearGroup3'];
+/** By the number of parts: the 2-part (gate/up) and 3-part (q/k/v) kernels. */
+export const LORA_LINEAR_GROUP: Record<number, string> = { 2: 'WebLoraLoraLinearGroup2', 3: 'WebLoraLoraLinearGroup3' };
 
 function forward(backend: object, x: tf.TensorInfo, xd: tf.TensorInfo, w: tf.TensorInfo, a: tf.TensorInfo, b: tf.TensorInfo, s: number): tf.TensorInfo[] {
   const u = matmul(backend, { p: plain(xd), q: transposed(a), alpha: 1 });
@@ -124,20 +124,12 @@ defineGradient({
   gradFunc: (dys, saved, attrs) => gradients(dys, saved, attrs, true),
 });
 
-/** The stock composition: x·Wᵀ + s·(xd·Aᵀ)·Bᵀ with TF.js matMuls. */
-export function loraLinearStock(x: tf.Tensor, w: tf.Tensor, a: tf.Tensor, b: tf.Tensor, scaling: number, xd: tf.Tensor = x): tf.Tensor {
-  const flat = x.reshape([-1, x.shape[x.rank - 1]]);
-  const flatD = xd === x ? flat : xd.reshape([-1, xd.shape[xd.rank - 1]]);
-  const y = tf.matMul(flat, w, false, true).add(tf.matMul(tf.matMul(flatD, a, false, true), b, false, true).mul(scaling));
-  return y.reshape([...x.shape.slice(0, -1), w.shape[0]]);
-}
-
 /**
  * x·Wᵀ + s·(xd·Aᵀ)·Bᵀ for x [..., in], W [out, in], A [r, in], B [out, r]; `xd` is the
- * dropped-out x the low-rank branch reads (default: x itself). Returns [..., out].
+ * dropped-out x the low-rank branch reads (default: x itself). Returns [..., out]. Called by
+ * kernels/linear.ts, which decides when the fused kernels run.
  */
-export function loraLinear(x: tf.Tensor, w: tf.Tensor, a: tf.Tensor, b: tf.Tensor, scaling: number, xd: tf.Tensor = x): tf.Tensor {
-  if (!fusedActive()) return loraLinearStock(x, w, a, b, scaling, xd);
+export function loraLinearFused(x: tf.Tensor, w: tf.Tensor, a: tf.Tensor, b: tf.Tensor, scaling: number, xd: tf.Tensor = x): tf.Tensor {
   const inF = x.shape[x.rank - 1];
   const [out, inW] = w.shape;
   if (inW !== inF || a.shape[1] !== inF || b.shape[0] !== out || a.shape[0] !== b.shape[1]) {
@@ -209,11 +201,10 @@ export interface LoraPart {
 }
 
 /**
- * loraLinear for 2 or 3 linears of the same x (no dropout): [x·W_pᵀ + s·(x·A_pᵀ)·B_pᵀ for each
- * part]. The parts must share the rank r.
+ * loraLinearFused for 2 or 3 linears of the same x (no dropout): [x·W_pᵀ + s·(x·A_pᵀ)·B_pᵀ for
+ * each part]. The parts must share the rank r.
  */
-export function loraLinearGroup(x: tf.Tensor, parts: LoraPart[], scaling: number): tf.Tensor[] {
-  if (!fusedActive()) return parts.map((p) => loraLinearStock(x, p.w, p.a, p.b, scaling));
+export function loraLinearGroupFused(x: tf.Tensor, parts: LoraPart[], scaling: number): tf.Tensor[] {
   const inF = x.shape[x.rank - 1];
   const r = parts[0].a.shape[0];
   if (parts.length !== 2 && parts.length !== 3) throw new Error(`loraLinearGroup: 2 or 3 parts, got ${parts.length}`);

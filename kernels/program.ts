@@ -1,84 +1,94 @@
-// The glue between our WGSL and tfjs-backend-webgpu: a program object in the shape the backend's
-// `runWebGPUProgram` expects (see node_modules/@tensorflow/tfjs-backend-webgpu/dist/webgpu_program.js).
+// A kernel as one Program: its WGSL (`code`: module-scope declarations and `fn main`) and the
+// declarations its header is generated from — outputs, inputs and uniforms, each an ordered
+// record, so that a binding or a uniform field and its value are written once, side by side.
+// `shaderSource` gives the whole module exactly as the GPU compiles it (`npm run kernels:dump`
+// writes every variant's); kernels/dispatch.ts runs it.
 //
-// The backend prepends a header to `getUserCode()`: a `Uniforms` struct (NAN, INFINITY, every
-// input's and the output's shape and strides, then `program.uniforms`), the output buffer
-// `result` at binding 0, one read-only storage buffer per name in `variableNames` at bindings
-// 1.., the uniform buffer, and the builtins as module-scope privates (`localId`, `localIndex`,
-// `globalId`, `workgroupId`, `numWorkgroups`). Our WGSL therefore only defines `main`: with a
-// flat dispatch layout (x only) it is `fn main(index : i32)`, otherwise `fn main()`.
-//
-// Pipelines are cached under `shaderKey` plus the ranks and dtypes of the tensors — not their
-// sizes, which arrive as uniforms. Every compile-time constant of a shader (workgroup size,
-// head size, transposes) must therefore be part of `shaderKey`.
-import { tf } from '../src/engine/tf';
+// The header follows tfjs-backend-webgpu's conventions, so the WGSL reads like TF.js's own:
+// the module-scope builtins `localId`, `localIndex`, `globalId`, `workgroupId`,
+// `numWorkgroups`, the uniform block `uniforms`, and `fn main(index : i32)` for flat
+// dispatches (the flat invocation index, also across a dispatch folded into 2-D or 3-D) or
+// `fn main()` otherwise.
+import type { tf } from '../src/engine/tf';
 
-export type Uniform = { type: 'int32' | 'float32' | 'uint32'; data: number[] };
+export type Uniform = { type: 'int32' | 'float32' | 'uint32'; data: [number] };
+export const i32 = (v: number): Uniform => ({ type: 'int32', data: [v] });
+export const f32 = (v: number): Uniform => ({ type: 'float32', data: [v] });
 
-export interface ProgramSpec {
-  /** Unique per distinct WGSL text. */
-  key: string;
-  inputs: string[];
-  outputShape: number[];
+/** Uniform values by field name; the key order is the struct's field order. */
+export type Uniforms = Record<string, Uniform>;
+
+export interface Program {
+  /** Unique per distinct WGSL text: the pipeline's cache key and label, the dump's file name. */
+  name: string;
+  /** Float32 buffers written, bound first (0, 1, …): name -> shape. A lone output is `result`. */
+  outputs: Record<string, number[]>;
+  /** Buffers read, bound after the outputs: name -> tensor (float32, or int32/bool read as i32). */
+  inputs: Record<string, tf.TensorInfo>;
+  uniforms: Uniforms;
   workgroupSize: [number, number, number];
   /** Workgroups to launch, [x, y, z]. */
   dispatch: [number, number, number];
-  /** Extra uniform fields, e.g. 'rows : i32, eps : f32,' (the values go to `run` in this order). */
-  uniforms?: string;
   /** True: `main(index)` gets the flat invocation index; false: `main()` and 2-D/3-D ids. */
   flat: boolean;
   code: string;
 }
 
-/** The object tfjs-backend-webgpu compiles and dispatches (its `WebGPUProgram` interface). */
-class Program {
-  readonly variableNames: string[];
-  readonly outputShape: number[];
-  shaderKey: string;
-  readonly workgroupSize: [number, number, number];
-  dispatch: [number, number, number];
-  readonly dispatchLayout: { x: number[]; y?: number[]; z?: number[] };
-  readonly uniforms?: string;
-  private readonly code: string;
+const WGSL_TYPE: Record<Uniform['type'], string> = { int32: 'i32', float32: 'f32', uint32: 'u32' };
 
-  constructor(s: ProgramSpec) {
-    this.variableNames = s.inputs;
-    this.outputShape = s.outputShape;
-    this.shaderKey = `weblora_${s.key}`;
-    this.workgroupSize = s.workgroupSize;
-    this.dispatch = s.dispatch;
-    // The layout only decides whether main() receives a flat index, and lets the backend fold a
-    // too-long x dispatch into 2-D (x-only layouts), which the flat index then undoes.
-    const r = s.outputShape.length;
-    this.dispatchLayout = s.flat || r < 2 ? { x: s.outputShape.map((_, i) => i) } : { x: [r - 1], y: s.outputShape.slice(0, -1).map((_, i) => i) };
-    if (s.uniforms) this.uniforms = s.uniforms;
-    this.code = s.code;
-  }
-
-  getUserCode(): string {
-    return this.code;
-  }
+/** The WGSL element type a tensor's buffer is read as. */
+export function elementType(t: Pick<tf.TensorInfo, 'dtype'>, where: string): 'f32' | 'i32' {
+  if (t.dtype === 'float32') return 'f32';
+  if (t.dtype === 'int32' || t.dtype === 'bool') return 'i32';
+  throw new Error(`${where}: unsupported input dtype ${t.dtype}`);
 }
 
-/** The members of tfjs-backend-webgpu's WebGPUBackend that the kernels use. */
-export interface WebGPUBackendLike {
-  device: GPUDevice;
-  runWebGPUProgram(program: object, inputs: tf.TensorInfo[], dtype: tf.DataType, uniforms?: Uniform[], output?: tf.TensorInfo): tf.TensorInfo;
+/** The uniform buffer's contents in field order (WGSL needs a non-empty struct). */
+export function uniformValues(p: Program): Uniform[] {
+  const values = Object.values(p.uniforms);
+  return values.length ? values : [i32(0)];
 }
 
-/** Dispatches one program; returns its float32 output. */
-export function run(backend: object, spec: ProgramSpec, inputs: tf.TensorInfo[], uniforms: Uniform[] = []): tf.TensorInfo {
-  if (inputs.length !== spec.inputs.length) throw new Error(`${spec.key}: ${spec.inputs.length} inputs expected, got ${inputs.length}`);
-  for (const t of inputs) {
-    if (t.dtype !== 'float32' && t.dtype !== 'int32') throw new Error(`${spec.key}: inputs must be float32 or int32, got ${t.dtype}`);
-  }
-  const b = backend as WebGPUBackendLike;
-  const maxX = b.device.limits.maxComputeWorkgroupsPerDimension;
-  if (!spec.flat && spec.dispatch.some((d) => d > maxX)) throw new Error(`${spec.key}: dispatch ${spec.dispatch} exceeds ${maxX}`);
-  return b.runWebGPUProgram(new Program(spec), inputs, 'float32', uniforms);
+function uniformFields(p: Program): string {
+  const fields = Object.entries(p.uniforms).map(([name, u]) => `${name} : ${WGSL_TYPE[u.type]},`);
+  return fields.length ? fields.join(' ') : 'unused : i32,';
 }
 
-export const i32 = (...data: number[]): Uniform => ({ type: 'int32', data });
-export const f32 = (...data: number[]): Uniform => ({ type: 'float32', data });
+/** The whole WGSL module of `p`, as compiled. */
+export function shaderSource(p: Program): string {
+  const lines = [`struct Uniforms { ${uniformFields(p)} };`];
+  let binding = 0;
+  for (const name of Object.keys(p.outputs)) lines.push(`@group(0) @binding(${binding++}) var<storage, read_write> ${name} : array<f32>;`);
+  for (const [name, t] of Object.entries(p.inputs)) lines.push(`@group(0) @binding(${binding++}) var<storage, read> ${name} : array<${elementType(t, p.name)}>;`);
+  lines.push(`@group(0) @binding(${binding}) var<uniform> uniforms : Uniforms;`);
+  const [x, y, z] = p.workgroupSize;
+  const call = p.flat
+    ? `main(i32((WorkgroupId.z * NumWorkgroups.x * NumWorkgroups.y + WorkgroupId.y * NumWorkgroups.x + WorkgroupId.x) * ${x * y * z}u + LocalIndex));`
+    : 'main();';
+  return `${lines.join('\n')}
+
+var<private> localId : vec3<u32>;
+var<private> localIndex : u32;
+var<private> globalId : vec3<u32>;
+var<private> numWorkgroups : vec3<u32>;
+var<private> workgroupId : vec3<u32>;
+
+${p.code.trim()}
+
+@compute @workgroup_size(${x}, ${y}, ${z})
+fn _start(@builtin(local_invocation_id) LocalId : vec3<u32>,
+          @builtin(global_invocation_id) GlobalId : vec3<u32>,
+          @builtin(local_invocation_index) LocalIndex : u32,
+          @builtin(workgroup_id) WorkgroupId : vec3<u32>,
+          @builtin(num_workgroups) NumWorkgroups : vec3<u32>) {
+  localId = LocalId;
+  localIndex = LocalIndex;
+  globalId = GlobalId;
+  numWorkgroups = NumWorkgroups;
+  workgroupId = WorkgroupId;
+  ${call}
+}
+`;
+}
 
 export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);

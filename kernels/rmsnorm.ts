@@ -3,8 +3,8 @@
 // before it, forward and backward, in the same single dispatch each way.
 import { tf } from '../src/engine/tf';
 import { fusedActive } from './active';
-import { f32, i32, run, sizeOf } from './program';
-import { runMulti } from './multi';
+import { f32, i32, sizeOf, type Program } from './program';
+import { dispatch } from './dispatch';
 import { defineGradient, defineKernel, noGradient, runKernel, runKernelMulti } from './register';
 import { rmsNormBackwardWgsl, rmsNormForwardWgsl } from './rmsnorm.wgsl';
 
@@ -13,39 +13,38 @@ export const RMS_NORM_GRAD = 'WebLoraRmsNormGrad';
 export const ADD_RMS_NORM = 'WebLoraAddRmsNorm';
 export const ADD_RMS_NORM_GRAD = 'WebLoraAddRmsNormGrad';
 
-const workgroup = (cols: number) => (cols > 1024 ? 256 : 64);
-
-function spec(kind: 'fwd' | 'bwd' | 'bwd_res', shape: number[]) {
-  const cols = shape[shape.length - 1];
-  const rows = sizeOf(shape) / cols;
-  const wg = workgroup(cols);
+/** One workgroup per row of x [..., cols]; the reads of `inputs` and writes of `outputs` per `code`. */
+function rowProgram(name: string, x: tf.TensorInfo, inputs: Program['inputs'], outputs: string[], eps: number, code: (wg: number) => string): Program {
+  const cols = x.shape[x.shape.length - 1];
+  const rows = sizeOf(x.shape) / cols;
+  const wg = cols > 1024 ? 256 : 64;
   return {
-    rows,
-    cols,
-    spec: {
-      key: `rmsnorm_${kind}_${wg}`,
-      inputs: kind === 'fwd' ? ['X', 'W'] : kind === 'bwd' ? ['X', 'W', 'DY'] : ['X', 'W', 'DY', 'DS'],
-      outputShape: shape,
-      workgroupSize: [wg, 1, 1] as [number, number, number],
-      dispatch: [rows, 1, 1] as [number, number, number],
-      uniforms: 'rows : i32, cols : i32, eps : f32,',
-      flat: true,
-      code: kind === 'fwd' ? rmsNormForwardWgsl(wg) : rmsNormBackwardWgsl(wg, kind === 'bwd_res'),
-    },
+    name: `${name}_${wg}`,
+    outputs: Object.fromEntries(outputs.map((o) => [o, x.shape])),
+    inputs,
+    uniforms: { rows: i32(rows), cols: i32(cols), eps: f32(eps) },
+    workgroupSize: [wg, 1, 1],
+    dispatch: [rows, 1, 1],
+    flat: true,
+    code: code(wg),
   };
 }
 
-defineKernel(RMS_NORM, ({ inputs, backend, attrs }) => {
-  const { x, w } = inputs;
-  const s = spec('fwd', x.shape);
-  return run(backend, s.spec, [x, w], [i32(s.rows), i32(s.cols), f32(attrs.eps as number)]);
-});
+export const rmsNormProgram = (x: tf.TensorInfo, w: tf.TensorInfo, eps: number) =>
+  rowProgram('rmsnorm_fwd', x, { X: x, W: w }, ['result'], eps, (wg) => rmsNormForwardWgsl(wg));
+export const rmsNormGradProgram = (x: tf.TensorInfo, w: tf.TensorInfo, dy: tf.TensorInfo, eps: number) =>
+  rowProgram('rmsnorm_bwd', x, { X: x, W: w, DY: dy }, ['result'], eps, (wg) => rmsNormBackwardWgsl(wg));
+export const addRmsNormProgram = (x: tf.TensorInfo, delta: tf.TensorInfo, w: tf.TensorInfo, eps: number) =>
+  rowProgram('add_rmsnorm_fwd', x, { X: x, DELTA: delta, W: w }, ['SUM', 'Y'], eps, (wg) => rmsNormForwardWgsl(wg, true));
+export const addRmsNormGradProgram = (sum: tf.TensorInfo, w: tf.TensorInfo, dy: tf.TensorInfo, dsum: tf.TensorInfo, eps: number) =>
+  rowProgram('rmsnorm_bwd_res', sum, { X: sum, W: w, DY: dy, DS: dsum }, ['result'], eps, (wg) => rmsNormBackwardWgsl(wg, true));
 
-defineKernel(RMS_NORM_GRAD, ({ inputs, backend, attrs }) => {
-  const { x, w, dy } = inputs;
-  const s = spec('bwd', x.shape);
-  return run(backend, s.spec, [x, w, dy], [i32(s.rows), i32(s.cols), f32(attrs.eps as number)]);
-});
+defineKernel(RMS_NORM, ({ inputs, backend, attrs }) => dispatch(backend, rmsNormProgram(inputs.x, inputs.w, attrs.eps as number))[0]);
+defineKernel(RMS_NORM_GRAD, ({ inputs, backend, attrs }) => dispatch(backend, rmsNormGradProgram(inputs.x, inputs.w, inputs.dy, attrs.eps as number))[0]);
+defineKernel(ADD_RMS_NORM, ({ inputs, backend, attrs }) => dispatch(backend, addRmsNormProgram(inputs.x, inputs.delta, inputs.w, attrs.eps as number)));
+defineKernel(ADD_RMS_NORM_GRAD, ({ inputs, backend, attrs }) =>
+  dispatch(backend, addRmsNormGradProgram(inputs.sum, inputs.w, inputs.dy, inputs.dsum, attrs.eps as number))[0],
+);
 
 defineGradient({
   kernelName: RMS_NORM,
@@ -57,33 +56,6 @@ defineGradient({
       w: noGradient(RMS_NORM, 'w'),
     };
   },
-});
-
-defineKernel(ADD_RMS_NORM, ({ inputs, backend, attrs }) => {
-  const { x, delta, w } = inputs;
-  const s = spec('fwd', x.shape);
-  const { outputShape, ...rest } = s.spec;
-  return runMulti(
-    backend,
-    {
-      ...rest,
-      key: `add_rmsnorm_fwd_${workgroup(s.cols)}`,
-      inputs: ['X', 'DELTA', 'W'],
-      outputs: [
-        { name: 'SUM', shape: outputShape },
-        { name: 'Y', shape: outputShape },
-      ],
-      code: rmsNormForwardWgsl(workgroup(s.cols), true),
-    },
-    [x, delta, w],
-    [i32(s.rows), i32(s.cols), f32(attrs.eps as number)],
-  );
-});
-
-defineKernel(ADD_RMS_NORM_GRAD, ({ inputs, backend, attrs }) => {
-  const { sum, w, dy, dsum } = inputs;
-  const s = spec('bwd_res', sum.shape);
-  return run(backend, s.spec, [sum, w, dy, dsum], [i32(s.rows), i32(s.cols), f32(attrs.eps as number)]);
 });
 
 defineGradient({
@@ -100,7 +72,7 @@ defineGradient({
 });
 
 /** The stock composition (what the model always ran). */
-export function rmsNormStock<T extends tf.Tensor>(x: T, w: tf.Tensor, eps: number): T {
+function rmsNormStock<T extends tf.Tensor>(x: T, w: tf.Tensor, eps: number): T {
   const variance = x.square().mean(-1, true);
   return x.mul(tf.rsqrt(variance.add(eps))).mul(w) as T;
 }

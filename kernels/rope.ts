@@ -3,8 +3,8 @@
 // concat, mul, mul, add for each of q and k, forward).
 import { tf } from '../src/engine/tf';
 import { fusedActive } from './active';
-import { i32, sizeOf } from './program';
-import { runMulti } from './multi';
+import { i32, sizeOf, type Program } from './program';
+import { dispatch } from './dispatch';
 import { defineGradient, defineKernel, noGradient, runKernelMulti } from './register';
 import { ropeQkvBackwardWgsl, ropeQkvForwardWgsl } from './rope.wgsl';
 
@@ -14,7 +14,7 @@ export const ROPE_QKV_GRAD = 'WebLoraRopeQkvGrad';
 const WG = 128;
 
 /** q [B, T, H, d], k and v [B, T, Hk, d] (forward) or the heads-first gradients (backward). */
-function ropeProgram(kind: 'fwd' | 'bwd', backend: object, q: tf.TensorInfo, k: tf.TensorInfo, v: tf.TensorInfo, cos: tf.TensorInfo, sin: tf.TensorInfo): tf.TensorInfo[] {
+export function ropeProgram(kind: 'fwd' | 'bwd', q: tf.TensorInfo, k: tf.TensorInfo, v: tf.TensorInfo, cos: tf.TensorInfo, sin: tf.TensorInfo): Program {
   const fwd = kind === 'fwd';
   const [b, s1, s2, d] = q.shape;
   const [seq, heads] = fwd ? [s1, s2] : [s2, s1];
@@ -23,30 +23,21 @@ function ropeProgram(kind: 'fwd' | 'bwd', backend: object, q: tf.TensorInfo, k: 
   const sizeQ = sizeOf(q.shape);
   const sizeK = sizeOf(k.shape);
   const n = sizeQ + 2 * sizeK;
-  const names = fwd ? ['QR', 'KR', 'VT'] : ['DQ', 'DK', 'DV'];
-  return runMulti(
-    backend,
-    {
-      key: `rope_qkv_${kind}`,
-      inputs: fwd ? ['Q', 'K', 'V', 'COS', 'SIN'] : ['DQR', 'DKR', 'DVT', 'COS', 'SIN'],
-      outputs: [
-        { name: names[0], shape: shape(heads) },
-        { name: names[1], shape: shape(kvHeads) },
-        { name: names[2], shape: shape(kvHeads) },
-      ],
-      workgroupSize: [WG, 1, 1],
-      dispatch: [Math.ceil(n / WG), 1, 1],
-      flat: true,
-      uniforms: 'sizeQ : i32, sizeK : i32, seq : i32, heads : i32, kvHeads : i32, dim : i32,',
-      code: fwd ? ropeQkvForwardWgsl : ropeQkvBackwardWgsl,
-    },
-    [q, k, v, cos, sin],
-    [i32(sizeQ), i32(sizeK), i32(seq), i32(heads), i32(kvHeads), i32(d)],
-  );
+  const [oq, ok, ov] = fwd ? ['QR', 'KR', 'VT'] : ['DQ', 'DK', 'DV'];
+  return {
+    name: `rope_qkv_${kind}`,
+    outputs: { [oq]: shape(heads), [ok]: shape(kvHeads), [ov]: shape(kvHeads) },
+    inputs: fwd ? { Q: q, K: k, V: v, COS: cos, SIN: sin } : { DQR: q, DKR: k, DVT: v, COS: cos, SIN: sin },
+    uniforms: { sizeQ: i32(sizeQ), sizeK: i32(sizeK), seq: i32(seq), heads: i32(heads), kvHeads: i32(kvHeads), dim: i32(d) },
+    workgroupSize: [WG, 1, 1],
+    dispatch: [Math.ceil(n / WG), 1, 1],
+    flat: true,
+    code: fwd ? ropeQkvForwardWgsl : ropeQkvBackwardWgsl,
+  };
 }
 
-defineKernel(ROPE_QKV, ({ inputs, backend }) => ropeProgram('fwd', backend, inputs.q, inputs.k, inputs.v, inputs.cos, inputs.sin));
-defineKernel(ROPE_QKV_GRAD, ({ inputs, backend }) => ropeProgram('bwd', backend, inputs.dq, inputs.dk, inputs.dv, inputs.cos, inputs.sin));
+defineKernel(ROPE_QKV, ({ inputs, backend }) => dispatch(backend, ropeProgram('fwd', inputs.q, inputs.k, inputs.v, inputs.cos, inputs.sin)));
+defineKernel(ROPE_QKV_GRAD, ({ inputs, backend }) => dispatch(backend, ropeProgram('bwd', inputs.dq, inputs.dk, inputs.dv, inputs.cos, inputs.sin)));
 
 defineGradient({
   kernelName: ROPE_QKV,
@@ -67,14 +58,14 @@ function applyRope(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor {
   return x.mul(cos).add(tf.concat([x2.neg(), x1], 3).mul(sin));
 }
 
-export interface HeadsFirst {
+interface HeadsFirst {
   q: tf.Tensor4D;
   k: tf.Tensor4D;
   v: tf.Tensor4D;
 }
 
 /** The stock composition: transpose each to heads-first, then rotate q and k. */
-export function ropeQkvStock(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, cos: tf.Tensor, sin: tf.Tensor): HeadsFirst {
+function ropeQkvStock(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, cos: tf.Tensor, sin: tf.Tensor): HeadsFirst {
   const [b, t, , d] = q.shape;
   const c = cos.reshape([b, 1, t, d]);
   const s = sin.reshape([b, 1, t, d]);

@@ -2,8 +2,8 @@
 // (stock: sigmoid, mul, mul forward; about ten kernels backward).
 import { tf } from '../src/engine/tf';
 import { fusedActive } from './active';
-import { i32, run, sizeOf } from './program';
-import { runMulti } from './multi';
+import { i32, sizeOf, type Program } from './program';
+import { dispatch } from './dispatch';
 import { defineGradient, defineKernel, runKernel, runKernelMulti } from './register';
 import { swigluForwardWgsl, swigluGradWgsl } from './swiglu.wgsl';
 
@@ -12,40 +12,28 @@ export const SWIGLU_GRAD = 'WebLoraSwiGluGrad';
 
 const WG = 128;
 
-function elementwise(key: string, inputs: string[], code: string, backend: object, tensors: tf.TensorInfo[]): tf.TensorInfo {
-  const shape = tensors[0].shape;
+/** One lane per element of `gate`. */
+function elementwise(name: string, inputs: Program['inputs'], outputs: string[], code: string): Program {
+  const shape = inputs.G.shape;
   const n = sizeOf(shape);
-  return run(
-    backend,
-    { key, inputs, outputShape: shape, workgroupSize: [WG, 1, 1], dispatch: [Math.ceil(n / WG), 1, 1], flat: true, uniforms: 'size : i32,', code },
-    tensors,
-    [i32(n)],
-  );
+  return {
+    name,
+    outputs: Object.fromEntries(outputs.map((o) => [o, shape])),
+    inputs,
+    uniforms: { size: i32(n) },
+    workgroupSize: [WG, 1, 1],
+    dispatch: [Math.ceil(n / WG), 1, 1],
+    flat: true,
+    code,
+  };
 }
 
-defineKernel(SWIGLU, ({ inputs, backend }) => elementwise('swiglu_fwd', ['G', 'U'], swigluForwardWgsl, backend, [inputs.gate, inputs.up]));
-defineKernel(SWIGLU_GRAD, ({ inputs, backend }) => {
-  const shape = inputs.gate.shape;
-  const n = sizeOf(shape);
-  return runMulti(
-    backend,
-    {
-      key: 'swiglu_grad',
-      inputs: ['G', 'U', 'DY'],
-      outputs: [
-        { name: 'DG', shape },
-        { name: 'DU', shape },
-      ],
-      workgroupSize: [WG, 1, 1],
-      dispatch: [Math.ceil(n / WG), 1, 1],
-      flat: true,
-      uniforms: 'size : i32,',
-      code: swigluGradWgsl,
-    },
-    [inputs.gate, inputs.up, inputs.dy],
-    [i32(n)],
-  );
-});
+export const swigluProgram = (gate: tf.TensorInfo, up: tf.TensorInfo) => elementwise('swiglu_fwd', { G: gate, U: up }, ['result'], swigluForwardWgsl);
+export const swigluGradProgram = (gate: tf.TensorInfo, up: tf.TensorInfo, dy: tf.TensorInfo) =>
+  elementwise('swiglu_grad', { G: gate, U: up, DY: dy }, ['DG', 'DU'], swigluGradWgsl);
+
+defineKernel(SWIGLU, ({ inputs, backend }) => dispatch(backend, swigluProgram(inputs.gate, inputs.up))[0]);
+defineKernel(SWIGLU_GRAD, ({ inputs, backend }) => dispatch(backend, swigluGradProgram(inputs.gate, inputs.up, inputs.dy)));
 
 defineGradient({
   kernelName: SWIGLU,
@@ -58,7 +46,7 @@ defineGradient({
   },
 });
 
-export function swigluStock<T extends tf.Tensor>(gate: T, up: T): T {
+function swigluStock<T extends tf.Tensor>(gate: T, up: T): T {
   return tf.mul(gate.mul(tf.sigmoid(gate)), up) as T;
 }
 

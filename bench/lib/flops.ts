@@ -31,7 +31,7 @@
 //
 // with N_body = N_matmul − V·H. (PaLM's 6·N + 12·L·nH·d·T for full training becomes 4·N here.)
 import type { ModelConfig } from '../../src/engine/model/config';
-import { linearModules } from '../../src/engine/lora/lora';
+import { isTargeted, linearModules } from '../../src/engine/model/linears';
 
 export interface FlopsInput {
   config: ModelConfig;
@@ -74,9 +74,9 @@ export interface TrainingFlops {
 export function trainingFlops({ config: c, seq: T, batch: B, rank: r, targetModules }: FlopsInput): TrainingFlops {
   let body = 0;
   let loraInOut = 0;
-  for (const [path, [out, inp]] of linearModules(c)) {
+  for (const [path, { out, in: inp }] of linearModules(c)) {
     body += out * inp;
-    if (targetModules.includes(path.slice(path.lastIndexOf('.') + 1))) loraInOut += inp + out;
+    if (isTargeted(path, targetModules)) loraInOut += inp + out;
   }
   const head = c.vocabSize * c.hiddenSize;
   const matmulParams = body + head;

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf';
 import { withKernelMode, type KernelMode } from '../../kernels';
-import { addRmsNorm, causalAttention, lmHeadCrossEntropy, loraLinear, loraLinearGroup, ropeQkv, rmsNorm, swiglu } from '../../kernels';
+import { addRmsNorm, causalAttention, linear, linears, lmHeadCrossEntropy, ropeQkv, rmsNorm, swiglu } from '../../kernels';
 import { ADD_RMS_NORM, ADD_RMS_NORM_GRAD, RMS_NORM, RMS_NORM_GRAD } from '../../kernels/rmsnorm';
 import { SWIGLU, SWIGLU_GRAD } from '../../kernels/swiglu';
 import { ROPE_QKV, ROPE_QKV_GRAD } from '../../kernels/rope';
@@ -168,18 +168,19 @@ export function kernelSuites(): void {
       const w = rand([out, inF], 8, 0.2);
       const a = rand([r, inF], 9, 0.2);
       const b = rand([out, r], 10, 0.2);
-      await expectSame((xx, aa, bb) => loraLinear(xx, w, aa, bb, 2.5), [x, a, b], [LORA_LINEAR, LORA_MATMUL, LORA_GRAD_AB]);
+      await expectSame((xx, aa, bb) => linear(xx, { w, lora: { a: aa, b: bb, scaling: 2.5 } }), [x, a, b], [LORA_LINEAR, LORA_MATMUL, LORA_GRAD_AB]);
       tf.dispose([x, w, a, b]);
     });
 
-    it('with LoRA dropout on the low-rank branch', async () => {
+    it('with LoRA dropout on the low-rank branch, and a bias', async () => {
       const x = rand([2, 9, 33], 11);
       const w = rand([20, 33], 12, 0.2);
+      const bias = rand([20], 16);
       const a = rand([4, 33], 13, 0.2);
       const b = rand([20, 4], 14, 0.2);
-      const keep = tf.tidy(() => tf.greater(rand([2, 9, 33], 15), -0.6).toFloat().div(0.8));
-      await expectSame((xx, aa, bb) => loraLinear(xx, w, aa, bb, 0.5, xx.mul(keep)), [x, a, b], [LORA_LINEAR_DROPOUT, LORA_MATMUL, LORA_GRAD_AB]);
-      tf.dispose([x, w, a, b, keep]);
+      const lora = (aa: tf.Tensor, bb: tf.Tensor) => ({ a: aa, b: bb, scaling: 0.5, dropout: { rate: 0.2, seed: 15 } });
+      await expectSame((xx, aa, bb) => linear(xx, { w, bias, lora: lora(aa, bb) }), [x, a, b], [LORA_LINEAR_DROPOUT, LORA_MATMUL, LORA_GRAD_AB]);
+      tf.dispose([x, w, bias, a, b]);
     });
   });
 
@@ -197,7 +198,7 @@ export function kernelSuites(): void {
       const bs = outs.map((o, i) => rand([o, r], 50 + i, 0.2));
       await expectSame(
         (xx, ...ab) => {
-          const ys = loraLinearGroup(xx, outs.map((_, i) => ({ w: ws[i], a: ab[i], b: ab[outs.length + i] })), 1.5);
+          const ys = linears(xx, outs.map((_, i) => ({ w: ws[i], lora: { a: ab[i], b: ab[outs.length + i], scaling: 1.5 } })));
           return tf.concat(ys.map((y, i) => y.mul(i + 1).reshape([-1])));
         },
         [x, ...as, ...bs],
@@ -235,7 +236,7 @@ export function kernelSuites(): void {
       const v = rand([b, hk, s, d], 23);
       const mask = keyMask(b, s, [...masks]);
       await expectSame(
-        (qq, kk, vv) => causalAttention(qq as tf.Tensor4D, kk as tf.Tensor4D, vv as tf.Tensor4D, { mask }),
+        (qq, kk, vv) => causalAttention(qq as tf.Tensor4D, kk as tf.Tensor4D, vv as tf.Tensor4D, mask),
         [q, k, v],
         [ATTENTION, ATTENTION_STATS, ATTENTION_GRAD_Q, ATTENTION_GRAD_KV],
       );
@@ -342,7 +343,7 @@ export function kernelSuites(): void {
       const w = rand([37, 24], 54);
       const a = rand([4, 24], 55);
       const b = rand([37, 4], 56);
-      await expectSame((xx, aa, bb) => loraLinear(xx, w, aa, bb, 2), [x, a, b], [LORA_LINEAR, LORA_MATMUL]);
+      await expectSame((xx, aa, bb) => linear(xx, { w, lora: { a: aa, b: bb, scaling: 2 } }), [x, a, b], [LORA_LINEAR, LORA_MATMUL]);
       tf.dispose([x, w, a, b]);
       clearTuning();
     });

@@ -8,7 +8,7 @@ import {
   causalAttention,
   fusedActive,
   getKernelMode,
-  loraLinear,
+  linear,
   rmsNorm,
   ropeQkv,
   setKernelMode,
@@ -73,9 +73,9 @@ describe('kernel mode switch', () => {
     const mask = tf.tensor2d([1, 1, 1, 1, 1, 0], [2, 3], 'int32');
     const f = (xx: tf.Tensor, aa: tf.Tensor, bb: tf.Tensor, qq: tf.Tensor) => {
       const { sum, normed } = addRmsNorm(xx, d, w, 1e-5);
-      const lin = loraLinear(rmsNorm(sum, w, 1e-5), lw, aa, bb, 2);
+      const lin = linear(rmsNorm(sum, w, 1e-5), { w: lw, lora: { a: aa, b: bb, scaling: 2 } });
       const r = ropeQkv(qq as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D, cos, sin);
-      const att = causalAttention(r.q, r.k, r.v, { mask });
+      const att = causalAttention(r.q, r.k, r.v, mask);
       return tf.concat([swiglu(lin, lin.mul(0.5)).reshape([-1]), normed.reshape([-1]), att.reshape([-1])]);
     };
     const run = async (mode: KernelMode) => {

@@ -1,5 +1,6 @@
 // --targets: module names (q_proj,v_proj) or one preset name (attention-qv, attention, all-linear).
-import { LINEAR_MODULES, TARGET_PRESETS } from '../../engine/lora/lora';
+import { TARGET_PRESETS } from '../../engine/lora/lora';
+import { LINEAR_MODULES } from '../../engine/model/linears';
 import { UsageError } from './errors';
 
 export const TARGETS_HELP = `module names (${LINEAR_MODULES.join(',')}) or a preset: ${Object.keys(TARGET_PRESETS).join(', ')}`;

@@ -4,6 +4,8 @@
 import { tf } from '../tf';
 import { newVariable } from '../variables';
 import type { ModelConfig } from '../model/config';
+import { LINEAR_MODULES, targetedLinears } from '../model/linears';
+import type { LoraBranch } from '../../../kernels';
 
 export interface LoraConfig {
   r: number;
@@ -17,10 +19,8 @@ export interface LoraConfig {
 export const TARGET_PRESETS = {
   'attention-qv': ['q_proj', 'v_proj'],
   attention: ['q_proj', 'k_proj', 'v_proj', 'o_proj'],
-  'all-linear': ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+  'all-linear': LINEAR_MODULES,
 } as const;
-
-export const LINEAR_MODULES = TARGET_PRESETS['all-linear'];
 
 export interface LoraLayer {
   a: tf.Variable; // [r, in]
@@ -36,31 +36,6 @@ export interface LoraAdapter {
 
 export function loraScaling(c: Pick<LoraConfig, 'r' | 'alpha' | 'useRslora'>): number {
   return c.useRslora ? c.alpha / Math.sqrt(c.r) : c.alpha / c.r;
-}
-
-/** Every linear module path in the model with its [out, in] shape. */
-export function linearModules(c: ModelConfig): Map<string, [number, number]> {
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
-  const h = c.hiddenSize;
-  const f = c.intermediateSize;
-  const shapes: Record<string, [number, number]> = {
-    q_proj: [q, h],
-    k_proj: [kv, h],
-    v_proj: [kv, h],
-    o_proj: [h, q],
-    gate_proj: [f, h],
-    up_proj: [f, h],
-    down_proj: [h, f],
-  };
-  const out = new Map<string, [number, number]>();
-  for (let i = 0; i < c.numLayers; i++) {
-    for (const [m, shape] of Object.entries(shapes)) {
-      const parent = m === 'gate_proj' || m === 'up_proj' || m === 'down_proj' ? 'mlp' : 'self_attn';
-      out.set(`model.layers.${i}.${parent}.${m}`, shape);
-    }
-  }
-  return out;
 }
 
 export function validateLoraConfig(c: LoraConfig): void {
@@ -90,8 +65,7 @@ export function createLoraAdapter(model: ModelConfig, config: LoraConfig, random
   validateLoraConfig(config);
   const serial = nextAdapterSerial();
   const layers = new Map<string, LoraLayer>();
-  for (const [path, [out, inp]] of linearModules(model)) {
-    if (!config.targetModules.includes(path.slice(path.lastIndexOf('.') + 1))) continue;
+  for (const [path, { out, in: inp }] of targetedLinears(model, config.targetModules)) {
     const bound = 1 / Math.sqrt(inp);
     const a = new Float32Array(config.r * inp);
     for (let i = 0; i < a.length; i++) a[i] = (random() * 2 - 1) * bound;
@@ -122,12 +96,21 @@ export function disposeAdapter(adapter: LoraAdapter): void {
   adapter.layers.clear();
 }
 
-/** x·Aᵀ·Bᵀ·s, the low-rank update of one linear (x: [..., in]). */
-export function loraDelta(x: tf.Tensor, layer: LoraLayer, scaling: number, dropout: number, seed?: number): tf.Tensor {
-  const xd = dropout > 0 ? tf.dropout(x, dropout, undefined, seed) : x;
-  const flat = xd.reshape([-1, xd.shape[xd.shape.length - 1]]);
-  const low = tf.matMul(flat, layer.a, false, true);
-  const up = tf.matMul(low, layer.b, false, true).mul(scaling);
-  return up.reshape([...x.shape.slice(0, -1), layer.b.shape[0]]);
+/**
+ * The LoRA branch of the linear at `path` as the op layer runs it (kernels/linear.ts), or
+ * undefined where the adapter does not cover it. Dropout only while training; each module gets
+ * its own mask, seeded from the step's seed and its path so that a resumed step repeats exactly.
+ */
+export function loraBranch(adapter: LoraAdapter | null | undefined, path: string, step: { training?: boolean; dropoutSeed?: number }): LoraBranch | undefined {
+  const layer = adapter?.layers.get(path);
+  if (!adapter || !layer) return undefined;
+  const rate = step.training ? adapter.config.dropout : 0;
+  const seed = step.dropoutSeed === undefined ? undefined : step.dropoutSeed * 7919 + hashPath(path);
+  return { a: layer.a, b: layer.b, scaling: adapter.scaling, ...(rate > 0 ? { dropout: { rate, seed } } : {}) };
 }
 
+function hashPath(path: string): number {
+  let h = 0;
+  for (let i = 0; i < path.length; i++) h = (h * 31 + path.charCodeAt(i)) % 1_000_003;
+  return h;
+}

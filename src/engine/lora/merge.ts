@@ -5,14 +5,19 @@ import type { WeightMap } from '../model/weights';
 import type { ModelConfig } from '../model/config';
 import { expectedTensorShapes } from '../model/config';
 import { writeSafetensors } from '../model/safetensors';
-import type { LoraAdapter } from './lora';
+import type { LoraAdapter, LoraLayer } from './lora';
+
+/** W + sign·s·B·A. */
+function merged(w: tf.Tensor, layer: LoraLayer, scaling: number, sign: 1 | -1 = 1): tf.Tensor {
+  return tf.tidy(() => w.add(tf.matMul(layer.b, layer.a).mul(sign * scaling)));
+}
 
 function shift(weights: WeightMap, adapter: LoraAdapter, sign: 1 | -1): void {
   for (const [path, layer] of adapter.layers) {
     const name = `${path}.weight`;
     const w = weights.get(name);
     if (!w) throw new Error(`cannot merge: the model has no weight ${name}`);
-    const next = tf.tidy(() => w.add(tf.matMul(layer.b, layer.a).mul(sign * adapter.scaling)));
+    const next = merged(w, layer, adapter.scaling, sign);
     w.dispose();
     weights.set(name, next);
   }
@@ -32,7 +37,7 @@ export async function mergedSafetensors(weights: WeightMap, config: ModelConfig,
   for (const [name, shape] of expectedTensorShapes(config)) {
     const w = weights.get(name)!;
     const layer = name.endsWith('.weight') ? adapter.layers.get(name.slice(0, -'.weight'.length)) : undefined;
-    const t = layer ? tf.tidy(() => w.add(tf.matMul(layer.b, layer.a).mul(adapter.scaling))) : w;
+    const t = layer ? merged(w, layer, adapter.scaling) : w;
     tensors.push({ name, shape, data: (await t.data()) as Float32Array });
     if (t !== w) t.dispose();
   }

@@ -6,7 +6,8 @@ import { newVariable } from '../variables';
 import type { ModelConfig } from '../model/config';
 import { bytesSource } from '../model/byte-source';
 import { openSafetensors, writeSafetensors } from '../model/safetensors';
-import { linearModules, loraScaling, loraVariableName, nextAdapterSerial, validateLoraConfig, type LoraAdapter, type LoraConfig, type LoraLayer } from './lora';
+import { targetedLinears } from '../model/linears';
+import { loraScaling, loraVariableName, nextAdapterSerial, validateLoraConfig, type LoraAdapter, type LoraConfig, type LoraLayer } from './lora';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
@@ -97,8 +98,7 @@ export async function importPeft(files: PeftFiles, model: ModelConfig): Promise<
   const layers = new Map<string, LoraLayer>();
   const expected = new Set<string>();
   try {
-    for (const [path, [out, inp]] of linearModules(model)) {
-      if (!config.targetModules.includes(path.slice(path.lastIndexOf('.') + 1))) continue;
+    for (const [path, { out, in: inp }] of targetedLinears(model, config.targetModules)) {
       const read = async (which: 'A' | 'B', shape: [number, number]) => {
         const key = `${PREFIX}${path}.lora_${which}.weight`;
         expected.add(key);

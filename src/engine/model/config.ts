@@ -1,6 +1,7 @@
 // Hugging Face config.json -> the one typed config the decoder reads.
 // The families differ only in small switches (q/k/v bias, q/k norm, rope scaling),
 // so one decoder serves all of them; anything else is refused up front.
+import { layerLinears, linearPath } from './linears';
 
 export const SUPPORTED_MODEL_TYPES = ['llama', 'mistral', 'qwen2', 'qwen3'] as const;
 export type ModelFamily = (typeof SUPPORTED_MODEL_TYPES)[number];
@@ -141,34 +142,19 @@ export function parseModelConfig(raw: Json): ModelConfig {
 /** Name -> shape of every tensor the checkpoint must provide (HF names, PyTorch [out, in] layout). */
 export function expectedTensorShapes(c: ModelConfig): Map<string, number[]> {
   const shapes = new Map<string, number[]>();
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
   shapes.set('model.embed_tokens.weight', [c.vocabSize, c.hiddenSize]);
   for (let i = 0; i < c.numLayers; i++) {
     const p = `model.layers.${i}.`;
     shapes.set(`${p}input_layernorm.weight`, [c.hiddenSize]);
     shapes.set(`${p}post_attention_layernorm.weight`, [c.hiddenSize]);
-    shapes.set(`${p}self_attn.q_proj.weight`, [q, c.hiddenSize]);
-    shapes.set(`${p}self_attn.k_proj.weight`, [kv, c.hiddenSize]);
-    shapes.set(`${p}self_attn.v_proj.weight`, [kv, c.hiddenSize]);
-    shapes.set(`${p}self_attn.o_proj.weight`, [c.hiddenSize, q]);
-    if (c.attentionBias) {
-      shapes.set(`${p}self_attn.q_proj.bias`, [q]);
-      shapes.set(`${p}self_attn.k_proj.bias`, [kv]);
-      shapes.set(`${p}self_attn.v_proj.bias`, [kv]);
-    }
-    if (c.outputBias) shapes.set(`${p}self_attn.o_proj.bias`, [c.hiddenSize]);
-    if (c.qkNorm) {
-      shapes.set(`${p}self_attn.q_norm.weight`, [c.headDim]);
-      shapes.set(`${p}self_attn.k_norm.weight`, [c.headDim]);
-    }
-    shapes.set(`${p}mlp.gate_proj.weight`, [c.intermediateSize, c.hiddenSize]);
-    shapes.set(`${p}mlp.up_proj.weight`, [c.intermediateSize, c.hiddenSize]);
-    shapes.set(`${p}mlp.down_proj.weight`, [c.hiddenSize, c.intermediateSize]);
-    if (c.mlpBias) {
-      shapes.set(`${p}mlp.gate_proj.bias`, [c.intermediateSize]);
-      shapes.set(`${p}mlp.up_proj.bias`, [c.intermediateSize]);
-      shapes.set(`${p}mlp.down_proj.bias`, [c.hiddenSize]);
+    for (const parent of ['self_attn', 'mlp'] as const) {
+      const linears = layerLinears(c).filter((l) => l.parent === parent);
+      for (const l of linears) shapes.set(`${linearPath(i, l)}.weight`, [l.out, l.in]);
+      for (const l of linears) if (l.bias) shapes.set(`${linearPath(i, l)}.bias`, [l.out]);
+      if (parent === 'self_attn' && c.qkNorm) {
+        shapes.set(`${p}self_attn.q_norm.weight`, [c.headDim]);
+        shapes.set(`${p}self_attn.k_norm.weight`, [c.headDim]);
+      }
     }
   }
   shapes.set('model.norm.weight', [c.hiddenSize]);
@@ -183,15 +169,5 @@ export function parameterCount(c: ModelConfig): number {
   return n;
 }
 
-/** [in, out] of the distinct linears of a decoder layer: q, k (= v), o, gate (= up), down. */
-export function linearShapes(c: ModelConfig): { in: number; out: number }[] {
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
-  return [
-    { in: c.hiddenSize, out: q },
-    { in: c.hiddenSize, out: kv },
-    { in: q, out: c.hiddenSize },
-    { in: c.hiddenSize, out: c.intermediateSize },
-    { in: c.intermediateSize, out: c.hiddenSize },
-  ];
-}
+// Kept importable from here: the trainer and the benchmark tune the frozen matmuls of these shapes.
+export { linearShapes } from './linears';

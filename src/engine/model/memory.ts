@@ -1,8 +1,11 @@
 // Rough memory needs, so the UI can warn before a run rather than die of out-of-memory in it.
-// Weights are float32; activations count what stock TF.js keeps for the backward pass per
-// layer and token (inputs of every matmul, norms, attention probabilities), as an estimate.
+// Weights are float32; activations count what the step keeps for the backward pass per layer
+// and token (inputs of every matmul, norms, and with stock ops the attention probabilities and
+// the [tokens, vocab] logits, which the fused kernels never hold), as an estimate.
 import { parameterCount, type ModelConfig } from './config';
-import { linearModules, type LoraConfig } from '../lora/lora';
+import { targetedLinears } from './linears';
+import type { LoraConfig } from '../lora/lora';
+import { activeKernels, DEFAULT_CHUNK_BYTES, type KernelMode } from '../../../kernels';
 
 export interface MemoryEstimate {
   weightsBytes: number;
@@ -13,24 +16,29 @@ export interface MemoryEstimate {
 
 export function loraParameterCount(c: ModelConfig, lora: Pick<LoraConfig, 'r' | 'targetModules'>): number {
   let n = 0;
-  for (const [path, [out, inp]] of linearModules(c)) {
-    if (lora.targetModules.includes(path.slice(path.lastIndexOf('.') + 1))) n += lora.r * (out + inp);
-  }
+  for (const [, l] of targetedLinears(c, lora.targetModules)) n += lora.r * (l.out + l.in);
   return n;
 }
 
+/** `kernels`: what will run the step; by default what runs now (kernels/active.ts). */
 export function estimateTrainingMemory(
   c: ModelConfig,
   lora: Pick<LoraConfig, 'r' | 'targetModules'>,
   batchSize: number,
   seqLen: number,
+  kernels: KernelMode = activeKernels(),
 ): MemoryEstimate {
   const weightsBytes = parameterCount(c) * 4;
   // Parameters, gradients, and AdamW's two moments.
   const loraBytes = loraParameterCount(c, lora) * 4 * 4;
   const tokens = batchSize * seqLen;
   const q = c.numHeads * c.headDim;
-  const perTokenPerLayer = 6 * c.hiddenSize + 3 * q + 4 * c.intermediateSize + 2 * c.numHeads * seqLen;
-  const activationBytes = tokens * (perTokenPerLayer * c.numLayers + c.vocabSize) * 4;
+  const fused = kernels === 'fused';
+  // Stock: scores and probabilities per key; fused attention keeps two numbers per query row.
+  const attention = fused ? 2 * c.numHeads : 2 * c.numHeads * seqLen;
+  const perTokenPerLayer = 6 * c.hiddenSize + 3 * q + 4 * c.intermediateSize + attention;
+  // Stock: the logits; fused: the cross-entropy's backward holds one vocabulary chunk at a time.
+  const headBytes = fused ? Math.min(tokens * c.vocabSize * 4, DEFAULT_CHUNK_BYTES) : tokens * c.vocabSize * 4;
+  const activationBytes = tokens * perTokenPerLayer * c.numLayers * 4 + headBytes;
   return { weightsBytes, loraBytes, activationBytes, totalBytes: weightsBytes + loraBytes + activationBytes };
 }

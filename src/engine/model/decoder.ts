@@ -1,0 +1,103 @@
+// What every decoder family shares, so that a family's file (llama.ts, and gemma3.ts next) holds
+// only its forward pass: weights by name, a linear's parameters with the adapter's LoRA branch,
+// the rotary tables, the lm_head, and the options and results of a forward.
+import { tf } from '../tf';
+import type { ModelConfig } from './config';
+import type { WeightMap } from './weights';
+import { loraBranch, type LoraAdapter } from '../lora/lora';
+import { ropeTable, type RopeTable } from './rope';
+import { linear, type Dense } from '../../../kernels';
+
+/** Keys and values of earlier positions, per layer: [B, kvHeads, past, headDim]. */
+// A type alias, not an interface, so tf.tidy accepts it as a TensorContainer.
+export type PastKeyValues = {
+  keys: tf.Tensor4D[];
+  values: tf.Tensor4D[];
+};
+
+export interface ForwardOptions {
+  /** [B, past + T], 1 for real tokens and 0 for padding; absent means all real. */
+  attentionMask?: tf.Tensor2D;
+  past?: PastKeyValues;
+  /** [B, T]; default: counted from the attention mask. Packed rows restart them per example. */
+  positionIds?: tf.Tensor2D;
+  adapter?: LoraAdapter | null;
+  /** Enables LoRA dropout. */
+  training?: boolean;
+  /** Seeds LoRA dropout so a step is reproducible. */
+  dropoutSeed?: number;
+}
+
+export interface ForwardResult {
+  /** After the final norm: [B, T, hidden]. */
+  hidden: tf.Tensor3D;
+  /** Past plus this call's keys and values, for the next generation step. */
+  present: PastKeyValues;
+}
+
+export abstract class Decoder {
+  private rope: RopeTable | null = null;
+
+  constructor(
+    readonly config: ModelConfig,
+    readonly weights: WeightMap,
+  ) {}
+
+  /** Final hidden states (call inside tf.tidy). */
+  abstract forward(inputIds: tf.Tensor2D, opts?: ForwardOptions): ForwardResult;
+
+  /** Vocabulary logits for hidden states [..., hidden] -> [..., vocab]. */
+  logits(hidden: tf.Tensor): tf.Tensor {
+    return linear(hidden, { w: this.headWeight() });
+  }
+
+  /** The lm_head weight [vocab, hidden] (the embedding matrix when tied). */
+  headWeight(): tf.Tensor2D {
+    return this.w(this.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight') as tf.Tensor2D;
+  }
+
+  dispose(): void {
+    this.rope?.cos.dispose();
+    this.rope?.sin.dispose();
+    this.rope = null;
+  }
+
+  protected w(name: string): tf.Tensor {
+    const t = this.weights.get(name);
+    if (!t) throw new Error(`weight ${name} is not loaded`);
+    return t;
+  }
+
+  /** The linear module at `path` (e.g. "model.layers.0.mlp.up_proj") with its bias and LoRA branch. */
+  protected dense(path: string, opts: ForwardOptions): Dense {
+    return { w: this.w(`${path}.weight`), bias: this.weights.get(`${path}.bias`), lora: loraBranch(opts.adapter, path, opts) };
+  }
+
+  /**
+   * cos/sin of each token's rotary angles, [B, 1, T, headDim], gathered from tables computed
+   * in float64 on the host: GPU sin/cos are only accurate to ~2⁻¹¹ (Vulkan's bound), which
+   * alone moved logits by 2.5e-4 relative on SwiftShader.
+   */
+  protected rotary(positions: tf.Tensor2D, needed: number): { cos: tf.Tensor4D; sin: tf.Tensor4D } {
+    if (!this.rope || this.rope.length < needed) {
+      const grown = Math.max(needed, this.rope ? this.rope.length * 2 : 256);
+      this.dispose();
+      this.rope = ropeTable(this.config, grown);
+    }
+    const idx = positions.toInt();
+    return {
+      cos: tf.gather(this.rope.cos, idx).expandDims(1) as tf.Tensor4D,
+      sin: tf.gather(this.rope.sin, idx).expandDims(1) as tf.Tensor4D,
+    };
+  }
+}
+
+/**
+ * Position of each of the last `seq` tokens: the count of real tokens before it, so
+ * left-padded prompts in a batch rotate exactly like unpadded ones (as HF's generate does).
+ */
+export function positionIds(mask: tf.Tensor2D, seq: number): tf.Tensor2D {
+  const total = mask.shape[1];
+  const pos = tf.cumsum(mask.toFloat(), 1).sub(1).maximum(0);
+  return pos.slice([0, total - seq], [-1, seq]) as tf.Tensor2D;
+}
