@@ -67,6 +67,27 @@ async function recover(): Promise<void> {
   await refreshRuns();
 }
 
+const BACKENDS: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm', 'cpu'];
+const KERNELS: readonly KernelChoice[] = ['fused', 'stock'];
+
+/** The user's backend menu choices, kept across reloads (a URL parameter overrides them once). */
+function saved<T extends string>(key: string, allowed: readonly T[]): T | null {
+  try {
+    const v = localStorage.getItem(key) as T | null;
+    return v && allowed.includes(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+function remember(key: string, value: string): void {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    /* storage refused: the choice lasts until the page closes */
+  }
+}
+
 export function startEngine(prefer: BackendChoice = 'auto', kernels: KernelChoice = 'fused'): void {
   patch('engine', { status: 'starting', prefer, kernels });
   engine.kernels = kernels;
@@ -79,6 +100,7 @@ export async function switchBackend(prefer: BackendChoice): Promise<void> {
     notify({ tone: 'warning', title: 'Training is running', message: 'Stop the run before switching backends.' });
     return;
   }
+  remember('weblora.backend', prefer);
   patch('engine', { status: 'restarting', prefer });
   await engine.restart(prefer);
 }
@@ -89,6 +111,7 @@ export async function switchKernels(kernels: KernelChoice): Promise<void> {
     notify({ tone: 'warning', title: 'Training is running', message: 'Stop the run before switching kernels.' });
     return;
   }
+  remember('weblora.kernels', kernels);
   patch('engine', { status: 'restarting', kernels });
   engine.kernels = kernels;
   await engine.restart();
@@ -101,8 +124,12 @@ export async function restartEngine(): Promise<void> {
 
 export function boot(): void {
   const params = new URLSearchParams(location.search);
-  const prefer = (params.get('backend') as BackendChoice | null) ?? 'auto';
-  const kernels: KernelChoice = params.get('kernels') === 'stock' ? 'stock' : 'fused';
-  startEngine(['auto', 'webgpu', 'wasm', 'cpu'].includes(prefer) ? prefer : 'auto', kernels);
+  const param = <T extends string>(name: string, allowed: readonly T[]) => {
+    const v = params.get(name) as T | null;
+    return v && allowed.includes(v) ? v : null;
+  };
+  const prefer = param('backend', BACKENDS) ?? saved('weblora.backend', BACKENDS) ?? 'auto';
+  const kernels = param('kernels', KERNELS) ?? saved('weblora.kernels', KERNELS) ?? 'fused';
+  startEngine(prefer, kernels);
   void initRuns();
 }

@@ -12,6 +12,8 @@ export interface GpuAdapterSummary {
   vendor: string;
   architecture: string;
   description: string;
+  /** A CPU renderer (SwiftShader, lavapipe, llvmpipe…): real WebGPU, but slower than wasm. */
+  software: boolean;
 }
 
 export interface BackendInfo {
@@ -24,6 +26,8 @@ export interface BackendInfo {
   adapter?: GpuAdapterSummary;
   /** What runs the hot loop: 'fused' only on webgpu with the fused kernels switched on. */
   kernels: KernelMode;
+  /** Why this backend will be slow, when it will (a software GPU, the cpu backend). */
+  warning?: string;
 }
 
 export interface BackendOptions {
@@ -35,15 +39,25 @@ export interface BackendOptions {
   wasmPaths?: string | Record<string, string>;
   /** The WebGPU hot loop: fused WGSL kernels (default) or stock TF.js ops (kernels/mode.ts). */
   kernels?: KernelMode;
+  /** Let 'auto' pick a software GPU adapter (tests that want WebGPU on SwiftShader). */
+  allowSoftwareGpu?: boolean;
 }
+
+const SOFTWARE_RENDERERS = /swiftshader|lavapipe|llvmpipe|softpipe|microsoft basic render|\bwarp\b/i;
 
 async function probeWebGPU(): Promise<GpuAdapterSummary> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) throw new Error('this environment has no WebGPU (navigator.gpu is missing)');
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) throw new Error('WebGPU is present but no GPU adapter is available');
-  const info = adapter.info;
-  return { vendor: info?.vendor ?? '', architecture: info?.architecture ?? '', description: info?.description ?? '' };
+  const info = adapter.info as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined;
+  const summary = { vendor: info?.vendor ?? '', architecture: info?.architecture ?? '', description: info?.description ?? '' };
+  const fallback = info?.isFallbackAdapter ?? (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
+  return { ...summary, software: fallback || SOFTWARE_RENDERERS.test(`${summary.vendor} ${summary.architecture} ${summary.description}`) };
+}
+
+function adapterName(a: GpuAdapterSummary): string {
+  return [a.vendor, a.architecture].filter(Boolean).join(' ') || a.description || 'an unnamed adapter';
 }
 
 async function register(name: BackendName, opts: BackendOptions): Promise<GpuAdapterSummary | undefined> {
@@ -67,11 +81,20 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
   for (const name of order) {
     try {
       const adapter = await register(name, opts);
+      // Emulated on the CPU, WebGPU trains ~10× and generates ~100× slower than wasm does.
+      if (adapter?.software && requested === 'auto' && !opts.allowSoftwareGpu) {
+        throw new Error(`the only GPU adapter is ${adapterName(adapter)}, a software renderer that is slower than WebAssembly on this CPU (choose WebGPU to use it anyway)`);
+      }
       if (!(await tf.setBackend(name))) throw new Error(`TF.js could not initialise the ${name} backend`);
       await tf.ready();
       if (name === 'webgpu') patchWebGpuKernels();
       setKernelMode(opts.kernels ?? 'fused');
-      return { name, requested, reason: describe(name, requested, failures, adapter), failures, adapter, kernels: activeKernels() };
+      const warning = adapter?.software
+        ? `${adapterName(adapter)} is a software GPU: training runs ~10× slower than WebAssembly`
+        : name === 'cpu'
+          ? 'the cpu backend is ~15× slower than WebAssembly for training'
+          : undefined;
+      return { name, requested, reason: describe(name, requested, failures, adapter), failures, adapter, kernels: activeKernels(), ...(warning ? { warning } : {}) };
     } catch (e) {
       failures.push({ name, error: e instanceof Error ? e.message : String(e) });
     }
@@ -86,9 +109,9 @@ function describe(
   failures: BackendInfo['failures'],
   adapter?: GpuAdapterSummary,
 ): string {
-  const where = adapter ? ` on ${[adapter.vendor, adapter.architecture].filter(Boolean).join(' ') || 'an unnamed adapter'}` : '';
+  const where = adapter ? ` on ${adapterName(adapter)}` : '';
   if (requested !== 'auto') return `${name}${where}, as requested`;
   if (failures.length === 0) return `${name}${where}, the fastest available`;
-  const why = failures.map((f) => `${f.name} unavailable: ${f.error}`).join('; ');
-  return `${name}${where} (fallback — ${why})`;
+  const why = failures.map((f) => `${f.name} not used: ${f.error}`).join('; ');
+  return `${name}${where} (${why})`;
 }

@@ -82,7 +82,8 @@ beforeAll(async () => {
   hub = await startHubServer({ [REPO]: STORIES_DIR });
   browser = await launchBrowser();
   context = await browser.newContext({ viewport: { width: 1360, height: 900 }, acceptDownloads: true });
-  ({ page, log } = await openPage(context, app.url));
+  // Automatic choice would take WebAssembly over SwiftShader (first-run.test.ts): ask for WebGPU.
+  ({ page, log } = await openPage(context, `${app.url}?backend=webgpu`));
 }, 180_000);
 
 afterEach(async (ctx) => {
@@ -97,13 +98,14 @@ afterAll(async () => {
 });
 
 describe('WebLoRA web app', () => {
-  test('starts the engine on WebGPU (SwiftShader) and says so; the build serves from a sub-path', async () => {
+  test('starts the engine on WebGPU (SwiftShader, as asked) and says it is a slow software GPU; the build serves from a sub-path', async () => {
     const badge = page.getByRole('button', { name: /^Backend:/ });
     await expect.poll(() => badge.getAttribute('data-backend'), { timeout: 60_000 }).toBe('webgpu');
     expect(await badge.getAttribute('data-architecture')).toBe('swiftshader');
     // The hot loop runs WebLoRA's fused WGSL kernels unless the user picks stock ops.
     expect(await badge.getAttribute('data-kernels')).toBe('fused');
-    expect(await badge.textContent()).toMatch(/WebGPU.*swiftshader/);
+    expect(await badge.textContent()).toMatch(/WebGPU.*swiftshader.*software GPU/);
+    expect(await badge.getAttribute('data-tone')).toBe('warn');
     const arch = await page.evaluate(async () => (await navigator.gpu.requestAdapter())?.info.architecture);
     expect(arch).toBe('swiftshader');
     // The worker is an ES module chunk beside the page, fetched relative to it.

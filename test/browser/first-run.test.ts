@@ -47,6 +47,25 @@ afterAll(async () => {
 });
 
 describe('a first run on WebAssembly', () => {
+  test('with only SwiftShader for WebGPU, automatic picks WebAssembly and says why; the choice survives a reload', async () => {
+    const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+    const { page: p } = await openPage(context, app.url);
+    const badge = p.getByRole('button', { name: /^Backend:/ });
+    await p.locator('button[data-backend="wasm"]').waitFor({ timeout: 60_000 });
+    expect(await badge.getAttribute('title')).toMatch(/webgpu not used: the only GPU adapter is .*swiftshader.*software renderer/i);
+    await badge.click();
+    expect(await p.getByRole('dialog', { name: 'Backend settings' }).textContent()).toMatch(/software renderer that is slower than WebAssembly/);
+    // Asking for WebGPU gets it, flagged as slow; the choice is kept across a reload.
+    await p.getByLabel('Backend', { exact: true }).selectOption('webgpu');
+    await p.locator('button[data-backend="webgpu"]').waitFor({ timeout: 60_000 });
+    expect(await badge.getAttribute('data-tone')).toBe('warn');
+    expect(await badge.textContent()).toContain('software GPU');
+    await p.reload();
+    await p.locator('button[data-backend="webgpu"]').waitFor({ timeout: 60_000 });
+    expect(await p.evaluate(() => localStorage.getItem('weblora.backend'))).toBe('webgpu');
+    await context.close();
+  }, 180_000);
+
   test('Stop and Pause act while the base model is being evaluated, and the phase is shown', async () => {
     await tab('Data');
     await page.getByLabel('Dataset', { exact: true }).setInputFiles(join(DATA_DIR, 'story-instruct/train.jsonl'));

@@ -38,7 +38,7 @@ export function BackendBadge() {
     tone = 'bad';
   } else {
     text = `${LABELS[b.name] ?? b.name}${adapter ? ` · ${adapter}` : ''}${b.name === 'webgpu' && b.kernels === 'stock' ? ' · stock ops' : ''}`;
-    tone = b.name === 'webgpu' ? 'good' : 'warn';
+    tone = b.name === 'webgpu' && !b.warning ? 'good' : 'warn';
   }
   const busy = engine.unresponsiveSince !== null;
 
@@ -53,10 +53,13 @@ export function BackendBadge() {
         data-backend={b?.name ?? ''}
         data-architecture={b?.adapter?.architecture ?? ''}
         data-kernels={b?.kernels ?? ''}
+        data-tone={tone}
+        title={b ? `${b.reason}${b.warning ? `. ${b.warning}` : ''}` : undefined}
         onClick={() => setOpen((o) => !o)}
       >
         <span className="dot" aria-hidden="true" />
         <span className="badge-text">{text}</span>
+        {b?.adapter?.software && b.name === 'webgpu' && <span className="badge-flag">software GPU</span>}
         {fallback && <span className="badge-flag">fallback</span>}
         {busy && <span className="badge-flag">busy</span>}
       </button>
@@ -64,7 +67,10 @@ export function BackendBadge() {
         <div className="popover" role="dialog" aria-label="Backend settings">
           <h3>Compute backend</h3>
           {b ? (
-            <p className="muted">{b.reason}.</p>
+            <>
+              <p className="muted">{b.reason}.</p>
+              {b.warning && <p className="warning-text">Slow: {b.warning}.</p>}
+            </>
           ) : engine.error ? (
             <p className="error-text">
               {engine.error.message} {engine.error.hint}

@@ -34,7 +34,7 @@ export async function startBackend(choice: BackendChoice, io: CliIO, kernels: Ke
   }
   let info: BackendInfo;
   try {
-    info = await initBackend({ prefer: choice, kernels });
+    info = await initBackend({ prefer: choice, kernels, allowSoftwareGpu: forcedSwiftShader });
   } catch (e) {
     const hint =
       choice === 'webgpu' && !forcedSwiftShader
