@@ -98,8 +98,16 @@ const queryHead = ({ w }: AttentionShape) => /* wgsl */ `
   }
 `;
 
-/** Loads key rows k0.. of the block's kv head into tiles (zero past S). */
-const loadKeyTiles = (w: number, tiles: [string, string][]) => /* wgsl */ `
+/** Workgroup tiles of W key rows × D, one per name. */
+const keyTiles = ({ w, d }: AttentionShape, names: string[]) => names.map((t) => `var<workgroup> ${t} : array<f32, ${w * d}>;`).join('\n');
+
+/**
+ * The query-row kernels' loop over the key blocks a query block reaches: each block's rows of
+ * the tiles [tile, source] loaded (zero past S), then per key jj of the block the score s of row
+ * i (0 for a dead row) and, where the pair counts, `body`.
+ */
+const keyLoop = ({ w }: AttentionShape, tiles: [string, string][], body: string) => /* wgsl */ `
+  for (var k0 = 0; k0 < kEnd; k0 = k0 + ${w}) {
     for (var e = lane; e < ${w} * D; e = e + ${w}) {
       let key = k0 + e / D;
       let c = e % D;
@@ -113,10 +121,9 @@ ${tiles
   )
   .join('\n')}
     }
-    workgroupBarrier();`;
-
-/** The score of query row i with tile key jj (or 0 for a dead row), when the pair counts. */
-const scoreOf = (tileK: string) => /* wgsl */ `
+    workgroupBarrier();
+    if (valid) {
+      for (var jj = 0; jj < ${w}; jj = jj + 1) {
         let j = k0 + jj;
         var counts = false;
         var s = 0.0;
@@ -127,32 +134,46 @@ const scoreOf = (tileK: string) => /* wgsl */ `
             counts = true;
             var dot = 0.0;
             for (var c = 0; c < D; c = c + 1) {
-              dot = dot + q[c] * ${tileK}[jj * D + c];
+              dot = dot + q[c] * ${tiles[0][0]}[jj * D + c];
             }
             s = dot * uniforms.scale;
           }
-        }`;
+        }
+        if (counts) {${body}
+        }
+      }
+    }
+    workgroupBarrier();
+  }`;
 
-export const attentionForwardWgsl = (sh: AttentionShape) => /* wgsl */ `
+/**
+ * A kernel with one lane per query row: the tiles [tile, source] it streams keys through, the
+ * shared prelude and head, then `before` the key loop, `perKey` for each key that counts (with
+ * its score s), and `after`.
+ */
+const queryKernel = (sh: AttentionShape, tiles: [string, string][], k: { before: string; perKey: string; after: string }) => /* wgsl */ `
 const D = ${sh.d};
-var<workgroup> tileK : array<f32, ${sh.w * sh.d}>;
-var<workgroup> tileV : array<f32, ${sh.w * sh.d}>;
+${keyTiles(sh, tiles.map(([tile]) => tile))}
 ${prelude(sh)}
 
 fn main() {
-  ${queryHead(sh)}
+  ${queryHead(sh)}${k.before}
+  ${keyLoop(sh, tiles, k.perKey)}${k.after}
+}
+`;
+
+const K_AND_V: [string, string][] = [
+  ['tileK', 'K'],
+  ['tileV', 'V'],
+];
+
+export const attentionForwardWgsl = (sh: AttentionShape) =>
+  queryKernel(sh, K_AND_V, {
+    before: /* wgsl */ `
   var o : array<f32, D>;
   var m = -3.0e38;
-  var l = 0.0;
-  for (var k0 = 0; k0 < kEnd; k0 = k0 + ${sh.w}) {
-    ${loadKeyTiles(sh.w, [
-      ['tileK', 'K'],
-      ['tileV', 'V'],
-    ])}
-    if (valid) {
-      for (var jj = 0; jj < ${sh.w}; jj = jj + 1) {
-        ${scoreOf('tileK')}
-        if (counts) {
+  var l = 0.0;`,
+    perKey: /* wgsl */ `
           let mNew = max(m, s);
           let corr = exp(m - mNew);
           let p = exp(s - mNew);
@@ -160,44 +181,26 @@ fn main() {
           for (var c = 0; c < D; c = c + 1) {
             o[c] = o[c] * corr + p * tileV[jj * D + c];
           }
-          m = mNew;
-        }
-      }
-    }
-    workgroupBarrier();
-  }
+          m = mNew;`,
+    after: /* wgsl */ `
   if (valid) {
     for (var c = 0; c < D; c = c + 1) {
       result[oBase + c] = o[c] / l;
     }
-  }
-}
-`;
+  }`,
+  });
 
 /** Per query row: logsumexp of its scores, and Σ dO·O (the softmax-backward row term). */
-export const attentionStatsWgsl = (sh: AttentionShape) => /* wgsl */ `
-const D = ${sh.d};
-var<workgroup> tileK : array<f32, ${sh.w * sh.d}>;
-${prelude(sh)}
-
-fn main() {
-  ${queryHead(sh)}
+export const attentionStatsWgsl = (sh: AttentionShape) =>
+  queryKernel(sh, [['tileK', 'K']], {
+    before: /* wgsl */ `
   var m = -3.0e38;
-  var l = 0.0;
-  for (var k0 = 0; k0 < kEnd; k0 = k0 + ${sh.w}) {
-    ${loadKeyTiles(sh.w, [['tileK', 'K']])}
-    if (valid) {
-      for (var jj = 0; jj < ${sh.w}; jj = jj + 1) {
-        ${scoreOf('tileK')}
-        if (counts) {
+  var l = 0.0;`,
+    perKey: /* wgsl */ `
           let mNew = max(m, s);
           l = l * exp(m - mNew) + exp(s - mNew);
-          m = mNew;
-        }
-      }
-    }
-    workgroupBarrier();
-  }
+          m = mNew;`,
+    after: /* wgsl */ `
   if (valid) {
     var rowDot = 0.0;
     for (var c = 0; c < D; c = c + 1) {
@@ -206,19 +209,13 @@ fn main() {
     let sBase = ((b * uniforms.heads + h) * uniforms.seq + i) * 2;
     result[sBase] = m + log(l);
     result[sBase + 1] = rowDot;
-  }
-}
-`;
+  }`,
+  });
 
 /** dQ = scale · Σ_j dS_ij k_j with dS = P ∘ (dO·Vᵀ − Σ dO·O). */
-export const attentionGradQWgsl = (sh: AttentionShape) => /* wgsl */ `
-const D = ${sh.d};
-var<workgroup> tileK : array<f32, ${sh.w * sh.d}>;
-var<workgroup> tileV : array<f32, ${sh.w * sh.d}>;
-${prelude(sh)}
-
-fn main() {
-  ${queryHead(sh)}
+export const attentionGradQWgsl = (sh: AttentionShape) =>
+  queryKernel(sh, K_AND_V, {
+    before: /* wgsl */ `
   var dO : array<f32, D>;
   var lse = 0.0;
   var rowDot = 0.0;
@@ -230,16 +227,8 @@ fn main() {
     lse = STATS[sBase];
     rowDot = STATS[sBase + 1];
   }
-  var dq : array<f32, D>;
-  for (var k0 = 0; k0 < kEnd; k0 = k0 + ${sh.w}) {
-    ${loadKeyTiles(sh.w, [
-      ['tileK', 'K'],
-      ['tileV', 'V'],
-    ])}
-    if (valid) {
-      for (var jj = 0; jj < ${sh.w}; jj = jj + 1) {
-        ${scoreOf('tileK')}
-        if (counts) {
+  var dq : array<f32, D>;`,
+    perKey: /* wgsl */ `
           let p = exp(s - lse);
           var dp = 0.0;
           for (var c = 0; c < D; c = c + 1) {
@@ -248,29 +237,23 @@ fn main() {
           let ds = p * (dp - rowDot);
           for (var c = 0; c < D; c = c + 1) {
             dq[c] = dq[c] + ds * tileK[jj * D + c];
-          }
-        }
-      }
-    }
-    workgroupBarrier();
-  }
+          }`,
+    after: /* wgsl */ `
   if (valid) {
     for (var c = 0; c < D; c = c + 1) {
       result[qBase + c] = dq[c] * uniforms.scale;
     }
-  }
-}
-`;
+  }`,
+  });
 
 /**
- * dK and dV (multi-output runner: DK, DV) for one key row per lane, summed over the query heads
+ * dK and dV (two outputs: DK, DV) for one key row per lane, summed over the query heads
  * of its group and over the query tiles that reach it (the causal ones, and dead rows):
  *   dV_j = Σ_i P_ij dO_i,   dK_j = scale · Σ_i dS_ij q_i,   dS_ij = P_ij (dO_i·v_j − Σ dO_i·O_i)
  */
 export const attentionGradKVWgsl = (sh: AttentionShape) => /* wgsl */ `
 const D = ${sh.d};
-var<workgroup> tileQ : array<f32, ${sh.w * sh.d}>;
-var<workgroup> tileDO : array<f32, ${sh.w * sh.d}>;
+${keyTiles(sh, ['tileQ', 'tileDO'])}
 var<workgroup> tileStats : array<f32, ${sh.w * 2}>;
 ${prelude(sh)}
 

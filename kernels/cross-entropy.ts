@@ -23,7 +23,7 @@ const COMBINE_WG = 64;
 const TILE_N = tileN(MM);
 
 /** Vocabulary columns per backward chunk: whole tiles, G [rows, Vc] within `chunkBytes`. */
-export function chunkColumns(rows: number, vocab: number, chunkBytes: number): number {
+function chunkColumns(rows: number, vocab: number, chunkBytes: number): number {
   const fit = Math.floor(chunkBytes / (4 * Math.max(rows, 1)) / TILE_N) * TILE_N;
   return Math.min(vocab, Math.max(TILE_N, fit));
 }

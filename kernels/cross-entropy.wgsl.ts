@@ -12,9 +12,11 @@
 //   G = dy ⊙ (exp(z − lse) − onehot(target)) for the chunk's columns, recomputing z = h·W_cᵀ
 //     with the tiled matmul and applying this in its store;
 //   dh (+)= G·W_c, the tiled matmul reading the chunk's rows of W in place.
-import { MM, store, tiledProduct, TILE_M, TILE_N, type Segment } from './matmul.wgsl';
+import { MM, store, tiledProduct, tileM, tileN, type Segment } from './matmul.wgsl';
 
 const { WX, WY, RM, RN } = MM;
+const TILE_M = tileM(MM);
+const TILE_N = tileN(MM);
 // The float32 lowest, as a starting maximum: -inf arithmetic is not guaranteed in WGSL.
 const LOWEST = '-3.40282e38';
 
@@ -76,7 +78,7 @@ export function partialsWgsl(): string {
     }
   }
 `;
-  return tiledProduct(logitsSegment, dims, epilogue, helpers);
+  return tiledProduct([{ seg: logitsSegment, d: dims, acc: 'acc' }], epilogue, helpers);
 }
 
 /** LOSS [N] and LSE [N] from PART; one workgroup of `wg` lanes per row. Uniforms: rows, tiles. */
@@ -133,8 +135,7 @@ fn main() {
  */
 export function softmaxGradWgsl(): string {
   return tiledProduct(
-    logitsSegment,
-    dims,
+    [{ seg: logitsSegment, d: dims, acc: 'acc' }],
     store('result', dims, `acc[i * ${RN} + j]`, (row, col, value) => `
         var g = exp(${value} - LSE[${row}]);
         if (LABELS[${row}] == uniforms.v0 + ${col}) { g = g - 1.0; }
@@ -145,5 +146,5 @@ export function softmaxGradWgsl(): string {
 /** dh [N, H] (+ ACC) = G·W_c, W_c = rows v0 … v0 + Vc of W. Uniforms: dimM (N), dimN (H), dimK (Vc), v0. */
 export function headGradWgsl(accumulate: boolean): string {
   const seg: Segment = { p: 'G', q: '', transP: false, transQ: false, readQ: (k, n) => `W[(uniforms.v0 + ${k}) * uniforms.dimN + ${n}]` };
-  return tiledProduct(seg, dims, store('result', dims, (accumulate ? 'ACC[row * uniforms.dimN + col] + ' : '') + `acc[i * ${RN} + j]`));
+  return tiledProduct([{ seg, d: dims, acc: 'acc' }], store('result', dims, (accumulate ? 'ACC[row * uniforms.dimN + col] + ' : '') + `acc[i * ${RN} + j]`));
 }

@@ -8,7 +8,7 @@
 // Backward, three dispatches and no dW:
 //   du = s·dy·B        [N, r]
 //   dx = dy·W + du·A   [N, in]   (one two-segment pass)
-//   dA = duᵀ·x         [r, in]   } one grouped dispatch (kernels/multi.ts)
+//   dA = duᵀ·x         [r, in]   } one grouped dispatch (two outputs)
 //   dB = s·dyᵀ·u       [out, r]  }
 // With LoRA dropout the low-rank branch reads xd = dropout(x) instead of x: u = xd·Aᵀ,
 // dA = duᵀ·xd, and the input gradient splits into dx = dy·W and dxd = du·A.
@@ -194,7 +194,7 @@ for (const parts of [2, 3]) {
   });
 }
 
-export interface LoraPart {
+interface LoraPart {
   w: tf.Tensor;
   a: tf.Tensor;
   b: tf.Tensor;

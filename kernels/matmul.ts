@@ -5,7 +5,7 @@ import { dispatch } from './dispatch';
 import { groupedMatmulWgsl, loraDownWgsl, MM, matmulWgsl, tileKey, tileM, tileN, type Segment, type TileConfig } from './matmul.wgsl';
 import { tileFor, tuneMatmuls, type MatmulProblem, type TuningResult } from './tuning';
 
-export interface Operand {
+interface Operand {
   t: tf.TensorInfo;
   /** Stored transposed: op(P) = Pᵀ, op(Q) = Qᵀ. */
   trans: boolean;

@@ -10,7 +10,7 @@
 // with dy·W and du·A it is the LoRA input gradient. Uniforms: dimM, dimN, dimK1, dimK2,
 // alpha1, alpha2.
 //
-// `groupedMatmulWgsl` (multi-output runner): two independent products in one dispatch, each
+// `groupedMatmulWgsl` (two outputs, OUTA and OUTB): two independent products in one dispatch, each
 // into its own output — the LoRA weight gradients dA = duᵀ·x and dB = s·dyᵀ·u. Workgroups
 // 0..tilesA-1 take tiles of the first, the rest tiles of the second. Uniforms: mA, nA, kA,
 // alphaA, tilesA, tilesAN, mB, nB, kB, alphaB, tilesBN.
@@ -38,70 +38,53 @@ export interface TileConfig {
 
 /** The default tiling (64×64 tiles); kernels/tuning.ts may pick another per problem. */
 export const MM: TileConfig = { WX: 16, WY: 16, RM: 4, RN: 4, TK: 16 };
-export const TILE_M = MM.WY * MM.RM;
-export const TILE_N = MM.WX * MM.RN;
 export const tileM = (c: TileConfig) => c.WY * c.RM;
 export const tileN = (c: TileConfig) => c.WX * c.RN;
 export const tileKey = (c: TileConfig) => `${c.WX}x${c.WY}_${c.RM}x${c.RN}_${c.TK}`;
 
-export interface Dims {
+interface Dims {
   m: string;
   n: string;
   k: string;
 }
 
+/**
+ * Fills workgroup tile `tile` with the K-slice k0 … k0 + TK of an operand: rows m of op(P)
+ * (`x` = 'm') or columns n of op(Q) (`x` = 'n'), zero outside the matrix. The lane index runs
+ * fastest along the axis the operand is stored contiguous in (`kContiguous`: along K), so that
+ * neighbouring lanes read neighbouring addresses.
+ */
+function fillTile(tile: string, x: 'm' | 'n', kContiguous: boolean, read: (gk: string, gx: string) => string, d: Dims, cfg: TileConfig): string {
+  const extent = x === 'm' ? tileM(cfg) : tileN(cfg);
+  const threads = cfg.WX * cfg.WY;
+  const [xx, gx, origin] = [`${x}${x}`, `g${x}`, x === 'm' ? 'row0' : 'col0'];
+  const split = kContiguous ? `let ${xx} = idx / ${cfg.TK}; let kk = idx % ${cfg.TK};` : `let kk = idx / ${extent}; let ${xx} = idx % ${extent};`;
+  return /* wgsl */ `
+    for (var e = 0; e < ${(extent * cfg.TK) / threads}; e = e + 1) {
+      let idx = tid + e * ${threads};
+      {
+        ${split}
+        let gk = k0 + kk; let ${gx} = ${origin} + ${xx};
+        var v = 0.0;
+        if (gk < ${d.k} && ${gx} < ${d[x]}) { v = ${read('gk', gx)}; }
+        ${tile}[kk * ${extent} + ${xx}] = v;
+      }
+    }`;
+}
+
 /** Accumulates op(P)·op(Q) for the tile at (row0, col0) into `acc`. */
 export function segment(s: Segment, d: Dims, acc: string, cfg: TileConfig = MM): string {
   const { WX, WY, RM, RN, TK } = cfg;
-  const TILE_M = tileM(cfg);
-  const TILE_N = tileN(cfg);
-  const threads = WX * WY;
-  // Loads are laid out so that neighbouring lanes read neighbouring addresses.
-  const loadP = s.transP
-    ? `let kk = idx / ${TILE_M}; let mm = idx % ${TILE_M};
-        let gk = k0 + kk; let gm = row0 + mm;
-        var v = 0.0;
-        if (gk < ${d.k} && gm < ${d.m}) { v = ${s.p}[gk * ${d.m} + gm]; }`
-    : `let mm = idx / ${TK}; let kk = idx % ${TK};
-        let gk = k0 + kk; let gm = row0 + mm;
-        var v = 0.0;
-        if (gk < ${d.k} && gm < ${d.m}) { v = ${s.p}[gm * ${d.k} + gk]; }`;
-  const loadQ = s.readQ
-    ? `let kk = idx / ${TILE_N}; let nn = idx % ${TILE_N};
-        let gk = k0 + kk; let gn = col0 + nn;
-        var v = 0.0;
-        if (gk < ${d.k} && gn < ${d.n}) { v = ${s.readQ('gk', 'gn')}; }`
-    : s.transQ
-    ? `let nn = idx / ${TK}; let kk = idx % ${TK};
-        let gk = k0 + kk; let gn = col0 + nn;
-        var v = 0.0;
-        if (gk < ${d.k} && gn < ${d.n}) { v = ${s.q}[gn * ${d.k} + gk]; }`
-    : `let kk = idx / ${TILE_N}; let nn = idx % ${TILE_N};
-        let gk = k0 + kk; let gn = col0 + nn;
-        var v = 0.0;
-        if (gk < ${d.k} && gn < ${d.n}) { v = ${s.q}[gk * ${d.n} + gn]; }`;
+  const readP = (gk: string, gm: string) => (s.transP ? `${s.p}[${gk} * ${d.m} + ${gm}]` : `${s.p}[${gm} * ${d.k} + ${gk}]`);
+  const readQ = s.readQ ?? ((gk: string, gn: string) => (s.transQ ? `${s.q}[${gn} * ${d.k} + ${gk}]` : `${s.q}[${gk} * ${d.n} + ${gn}]`));
   return /* wgsl */ `
-  for (var k0 = 0; k0 < ${d.k}; k0 = k0 + ${TK}) {
-    for (var e = 0; e < ${(TILE_M * TK) / threads}; e = e + 1) {
-      let idx = tid + e * ${threads};
-      {
-        ${loadP}
-        tileP[kk * ${TILE_M} + mm] = v;
-      }
-    }
-    for (var e = 0; e < ${(TILE_N * TK) / threads}; e = e + 1) {
-      let idx = tid + e * ${threads};
-      {
-        ${loadQ}
-        tileQ[kk * ${TILE_N} + nn] = v;
-      }
-    }
+  for (var k0 = 0; k0 < ${d.k}; k0 = k0 + ${TK}) {${fillTile('tileP', 'm', !s.transP, readP, d, cfg)}${fillTile('tileQ', 'n', !s.readQ && s.transQ, readQ, d, cfg)}
     workgroupBarrier();
     for (var kk = 0; kk < ${TK}; kk = kk + 1) {
       var a : array<f32, ${RM}>;
       var b : array<f32, ${RN}>;
-      for (var i = 0; i < ${RM}; i = i + 1) { a[i] = tileP[kk * ${TILE_M} + ly + i * ${WY}]; }
-      for (var j = 0; j < ${RN}; j = j + 1) { b[j] = tileQ[kk * ${TILE_N} + lx + j * ${WX}]; }
+      for (var i = 0; i < ${RM}; i = i + 1) { a[i] = tileP[kk * ${tileM(cfg)} + ly + i * ${WY}]; }
+      for (var j = 0; j < ${RN}; j = j + 1) { b[j] = tileQ[kk * ${tileN(cfg)} + lx + j * ${WX}]; }
       for (var i = 0; i < ${RM}; i = i + 1) {
         for (var j = 0; j < ${RN}; j = j + 1) {
           ${acc}[i * ${RN} + j] = ${acc}[i * ${RN} + j] + a[i] * b[j];
@@ -127,33 +110,37 @@ export function store(out: string, d: Pick<Dims, 'm' | 'n'>, value: string, writ
   }`;
 }
 
-export const sharedFor = (c: TileConfig) => /* wgsl */ `
+const sharedTiles = (c: TileConfig) => /* wgsl */ `
 var<workgroup> tileP : array<f32, ${tileM(c) * c.TK}>;
 var<workgroup> tileQ : array<f32, ${tileN(c) * c.TK}>;
 `;
 
-export const lanesFor = (c: TileConfig) => /* wgsl */ `
+const laneIds = (c: TileConfig) => /* wgsl */ `
   let lx = i32(localId.x);
   let ly = i32(localId.y);
   let tid = ly * ${c.WX} + lx;`;
 
-export const shared = sharedFor(MM);
-export const lanes = lanesFor(MM);
+/** One product of a tiled shader: op(P)·op(Q) of `seg` over `d`, accumulated in the array `acc`. */
+interface Product {
+  seg: Segment;
+  d: Dims;
+  acc: string;
+}
 
 /**
- * A whole single-product shader on the default tile: `helpers` (WGSL functions), then a main
- * that accumulates one tile of the segment into `acc` and ends with `epilogue` (usually a store).
+ * A shader whose workgroups each own one output tile: `helpers` (WGSL functions), then a main
+ * that accumulates every product into its own registers and ends with `epilogue` (usually a
+ * store of some combination of them).
  */
-export function tiledProduct(seg: Segment, d: Dims, epilogue: string, helpers = ''): string {
+export function tiledProduct(products: Product[], epilogue: string, helpers = '', cfg: TileConfig = MM): string {
   return /* wgsl */ `
-${shared}
+${sharedTiles(cfg)}
 ${helpers}
 fn main() {
-  ${lanes}
-  let col0 = i32(workgroupId.x) * ${TILE_N};
-  let row0 = i32(workgroupId.y) * ${TILE_M};
-  var acc : array<f32, ${MM.RM * MM.RN}>;
-  ${segment(seg, d, 'acc')}
+  ${laneIds(cfg)}
+  let col0 = i32(workgroupId.x) * ${tileN(cfg)};
+  let row0 = i32(workgroupId.y) * ${tileM(cfg)};
+${products.map(({ seg, d, acc }) => `  var ${acc} : array<f32, ${cfg.RM * cfg.RN}>;${segment(seg, d, acc, cfg)}`).join('\n')}
   ${epilogue}
 }
 `;
@@ -161,58 +148,40 @@ fn main() {
 
 /** With `accumulate`, the input ACC [M, N] is added to the result. */
 export function matmulWgsl(seg1: Segment, seg2: Segment | null, accumulate = false, cfg: TileConfig = MM): string {
-  const { RM, RN } = cfg;
   const d1 = { m: 'uniforms.dimM', n: 'uniforms.dimN', k: 'uniforms.dimK1' };
   const d2 = { ...d1, k: 'uniforms.dimK2' };
-  const ij = `i * ${RN} + j`;
-  return /* wgsl */ `
-${sharedFor(cfg)}
-fn main() {
-  ${lanesFor(cfg)}
-  let col0 = i32(workgroupId.x) * ${tileN(cfg)};
-  let row0 = i32(workgroupId.y) * ${tileM(cfg)};
-  var acc1 : array<f32, ${RM * RN}>;
-  ${segment(seg1, d1, 'acc1', cfg)}
-  ${seg2 ? `var acc2 : array<f32, ${RM * RN}>;\n  ${segment(seg2, d2, 'acc2', cfg)}` : ''}
-  ${store(
-    'result',
-    d1,
-    (accumulate ? 'ACC[row * uniforms.dimN + col] + ' : '') +
-      (seg2 ? `uniforms.alpha1 * acc1[${ij}] + uniforms.alpha2 * acc2[${ij}]` : `uniforms.alpha1 * acc1[${ij}]`),
-    undefined,
-    cfg,
-  )}
-}
-`;
+  const ij = `i * ${cfg.RN} + j`;
+  const products = [{ seg: seg1, d: d1, acc: 'acc1' }, ...(seg2 ? [{ seg: seg2, d: d2, acc: 'acc2' }] : [])];
+  const value = (accumulate ? 'ACC[row * uniforms.dimN + col] + ' : '') + products.map((p, i) => `uniforms.alpha${i + 1} * ${p.acc}[${ij}]`).join(' + ');
+  return tiledProduct(products, store('result', d1, value, undefined, cfg), '', cfg);
 }
 
 /** Outputs OUTA = αA·op(PA)·op(QA) and OUTB = αB·op(PB)·op(QB). */
 export function groupedMatmulWgsl(a: Segment, b: Segment): string {
-  const { RM, RN } = MM;
   const dA = { m: 'uniforms.mA', n: 'uniforms.nA', k: 'uniforms.kA' };
   const dB = { m: 'uniforms.mB', n: 'uniforms.nB', k: 'uniforms.kB' };
-  const ij = `i * ${RN} + j`;
+  const ij = `i * ${MM.RN} + j`;
   return /* wgsl */ `
-${shared}
+${sharedTiles(MM)}
 var<workgroup> tileIndex : i32;
 
 fn main() {
-  ${lanes}
+  ${laneIds(MM)}
   if (tid == 0) {
     tileIndex = i32(workgroupId.x);
   }
   // Through workgroup memory so that the branch below is uniform (it holds barriers).
   let t = workgroupUniformLoad(&tileIndex);
-  var acc : array<f32, ${RM * RN}>;
+  var acc : array<f32, ${MM.RM * MM.RN}>;
   if (t < uniforms.tilesA) {
-    let col0 = (t % uniforms.tilesAN) * ${TILE_N};
-    let row0 = (t / uniforms.tilesAN) * ${TILE_M};
+    let col0 = (t % uniforms.tilesAN) * ${tileN(MM)};
+    let row0 = (t / uniforms.tilesAN) * ${tileM(MM)};
     ${segment(a, dA, 'acc')}
     ${store('OUTA', dA, `uniforms.alphaA * acc[${ij}]`)}
   } else {
     let tb = t - uniforms.tilesA;
-    let col0 = (tb % uniforms.tilesBN) * ${TILE_N};
-    let row0 = (tb / uniforms.tilesBN) * ${TILE_M};
+    let col0 = (tb % uniforms.tilesBN) * ${tileN(MM)};
+    let row0 = (tb / uniforms.tilesBN) * ${tileM(MM)};
     ${segment(b, dB, 'acc')}
     ${store('OUTB', dB, `uniforms.alphaB * acc[${ij}]`)}
   }
@@ -227,7 +196,6 @@ fn main() {
  * Uniforms: dimM, dimN (= parts·r), dimK, rank.
  */
 export function loraDownWgsl(parts: number): string {
-  const { RN } = MM;
   const pick = (n: string, f: (p: number) => string) =>
     Array.from({ length: parts }, (_, p) => (p === parts - 1 ? `{ ${f(p)} }` : `if (${n} < ${p + 1} * uniforms.rank) { ${f(p)} } else `)).join('');
   const seg: Segment = {
@@ -248,5 +216,5 @@ fn writeU(row : i32, n : i32, v : f32) {
   let c = n % uniforms.rank;
   ${pick('n', (p) => `U${p}[row * uniforms.rank + c] = v;`)}
 }`;
-  return tiledProduct(seg, d, store('', d, `acc[i * ${RN} + j]`, (row, col, value) => `writeU(${row}, ${col}, ${value});`), helpers);
+  return tiledProduct([{ seg, d, acc: 'acc' }], store('', d, `acc[i * ${MM.RN} + j]`, (row, col, value) => `writeU(${row}, ${col}, ${value});`), helpers);
 }

@@ -5,7 +5,7 @@
 import { tf } from '../src/engine/tf';
 
 /** The kernel's inputs by name; the op wrappers pass every input a kernel reads. */
-export type KernelInputs = Record<string, tf.TensorInfo>;
+type KernelInputs = Record<string, tf.TensorInfo>;
 type KernelFunc = (args: { inputs: KernelInputs; backend: object; attrs: tf.NamedAttrMap }) => tf.TensorInfo | tf.TensorInfo[];
 
 /** Registers `kernelName` on the webgpu backend once (modules may be evaluated twice under HMR). */

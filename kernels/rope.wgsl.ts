@@ -1,5 +1,5 @@
 // Rotary embedding of q and k fused with the move to attention's heads-first layout, and v's
-// transpose riding along in the same dispatch (multi-output runner). Inputs Q [B, T, H, d],
+// transpose riding along in the same dispatch (three outputs). Inputs Q [B, T, H, d],
 // K and V [B, T, Hk, d] (the projections' layout), COS and SIN [B, T, d]; outputs QR [B, H, T, d],
 // KR and VT [B, Hk, T, d]. One flat index runs over the three outputs in turn. Uniforms: sizeQ,
 // sizeK, seq, heads, kvHeads, dim. rotate_half(x) = [−x₂, x₁] over the halves of d.

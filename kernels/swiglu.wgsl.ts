@@ -20,7 +20,7 @@ fn main(index : i32) {
 }
 `;
 
-/** Both gradients in one pass (multi-output runner): DG and DU. */
+/** Both gradients in one pass (two outputs): DG and DU. */
 export const swigluGradWgsl = /* wgsl */ `
 ${sigmoid}
 fn main(index : i32) {
