@@ -1,8 +1,10 @@
-// Fused optimizer step for the LoRA variables: Σ g² over all gradients in ⌈n / 6⌉ dispatches,
-// then one dispatch per variable that clips its gradient by the global norm and applies AdamW to
-// p, m and v together. About 1 + 1/6 dispatches per variable instead of ~16 (see adamw.wgsl.ts).
-// Numerically the stock `clipByGlobalNorm` + `AdamW.apply` of src/engine/train/optimizer.ts.
+// The optimizer step of the LoRA variables as an op: clipping by the global gradient norm, then
+// PyTorch's AdamW. Fused: Σ g² over all gradients in ⌈n / 6⌉ dispatches, then one dispatch per
+// variable that clips its gradient and updates p, m and v together — about 1 + 1/6 dispatches
+// per variable instead of ~16 (see adamw.wgsl.ts). Stock: `clipByGlobalNorm` and `adamwStock`.
+// src/engine/train/optimizer.ts keeps the state and the step count and calls `clippedAdamw`.
 import { tf } from '../src/engine/tf';
+import { fusedActive } from './active';
 import { f32, i32, sizeOf, type Program } from './program';
 import { dispatch } from './dispatch';
 import { defineKernel, runKernel, runKernelMulti } from './register';
@@ -63,7 +65,7 @@ defineKernel(ADAMW, ({ inputs, backend, attrs }) => {
 });
 
 /** Σ over every gradient of Σ g², as a [1] tensor. */
-export function sumOfSquares(grads: tf.Tensor[]): tf.Tensor1D {
+function sumOfSquares(grads: tf.Tensor[]): tf.Tensor1D {
   let acc: tf.Tensor | null = null;
   for (let i = 0; i < grads.length; i += PER_DISPATCH) {
     const inputs: Record<string, tf.Tensor> = {};
@@ -74,7 +76,8 @@ export function sumOfSquares(grads: tf.Tensor[]): tf.Tensor1D {
   return (acc ?? tf.zeros([1])) as tf.Tensor1D;
 }
 
-export interface AdamWStep {
+/** What the fused kernel reads of one step. */
+interface AdamWStep {
   beta1: number;
   beta2: number;
   eps: number;
@@ -88,8 +91,81 @@ export interface AdamWStep {
   maxNorm: number;
 }
 
-/** New p, m and v for one variable; `normSq` is the [1] Σ g² of all gradients. */
-export function adamwUpdate(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, normSq: tf.Tensor, step: AdamWStep): { p: tf.Tensor; m: tf.Tensor; v: tf.Tensor } {
-  const [np, nm, nv] = runKernelMulti(ADAMW, { p, m, v, g, normSq }, { ...step });
-  return { p: np, m: nm, v: nv };
+/** One variable and its two moments. */
+export interface AdamWSlot {
+  p: tf.Variable;
+  m: tf.Variable;
+  v: tf.Variable;
+}
+
+/** One step's hyperparameters, with the bias corrections folded as PyTorch does. */
+export interface AdamWHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** lr / (1 − β1^t). */
+  stepSize: number;
+  /** √(1 − β2^t). */
+  sqrtBc2: number;
+  /** Clip to this global norm; ≤ 0: no clipping. */
+  maxNorm: number;
+}
+
+/**
+ * Clips the gradients to a global L2 norm of `maxNorm`, applies one AdamW step to every slot
+ * and returns the norm before clipping.
+ */
+export function clippedAdamw(slots: AdamWSlot[], grads: tf.Tensor[], h: AdamWHyper): tf.Scalar {
+  if (!fusedActive()) {
+    return tf.tidy(() => {
+      const { grads: clipped, norm } = clipByGlobalNorm(grads, h.maxNorm);
+      adamwStock(slots, clipped, h);
+      return norm;
+    });
+  }
+  const { beta1, beta2, eps, stepSize, sqrtBc2 } = h;
+  const step: AdamWStep = { beta1, beta2, eps, decay: 1 - h.lr * h.weightDecay, stepSize, sqrtBc2, maxNorm: h.maxNorm > 0 ? h.maxNorm : 0 };
+  return tf.tidy(() => {
+    const normSq = sumOfSquares(grads);
+    slots.forEach((s, i) => {
+      const [p, m, v] = runKernelMulti(ADAMW, { p: s.p, m: s.m, v: s.v, g: grads[i], normSq }, { ...step });
+      s.p.assign(p);
+      s.m.assign(m);
+      s.v.assign(v);
+    });
+    return normSq.sqrt().reshape([]) as tf.Scalar;
+  });
+}
+
+/** AdamW without clipping, as stock TF.js ops (decoupled decay applied first). */
+export function adamwStock(slots: AdamWSlot[], grads: tf.Tensor[], h: AdamWHyper): void {
+  const { lr, beta1, beta2, eps, weightDecay, stepSize, sqrtBc2 } = h;
+  tf.tidy(() => {
+    slots.forEach(({ p, m: m0, v: v0 }, i) => {
+      const g = grads[i];
+      const m = m0.mul(beta1).add(g.mul(1 - beta1));
+      const v = v0.mul(beta2).add(g.square().mul(1 - beta2));
+      m0.assign(m);
+      v0.assign(v);
+      const decayed = weightDecay ? p.mul(1 - lr * weightDecay) : p;
+      const denom = v.sqrt().div(sqrtBc2).add(eps);
+      p.assign(decayed.sub(m.div(denom).mul(stepSize)));
+    });
+  });
+}
+
+/**
+ * Scales gradients so their global L2 norm is at most maxNorm (torch.nn.utils.clip_grad_norm_,
+ * including its 1e-6 in the denominator). Returns the clipped gradients and the norm before.
+ */
+export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: tf.Scalar } {
+  // A chain of adds, not addN: WebGPU binds every addN input as its own storage buffer and
+  // an adapter may allow only 8 per shader stage (SwiftShader does), far fewer than 2 × layers.
+  const squares = grads.map((g) => g.square().sum());
+  const norm = tf.sqrt(squares.reduce((a, b) => a.add(b))) as tf.Scalar;
+  if (!(maxNorm > 0)) return { grads, norm };
+  const coef = tf.minimum(tf.scalar(maxNorm).div(norm.add(1e-6)), 1);
+  return { grads: grads.map((g) => g.mul(coef)), norm };
 }

@@ -12,6 +12,6 @@ export { ropeQkv } from './rope';
 export { causalAttention } from './attention';
 export { lmHeadCrossEntropy, DEFAULT_CHUNK_BYTES } from './cross-entropy';
 export { selectRows } from './select-rows';
-export { sumOfSquares, adamwUpdate, type AdamWStep } from './adamw';
+export { clippedAdamw, adamwStock, clipByGlobalNorm, type AdamWSlot, type AdamWHyper } from './adamw';
 export { tuneFrozenMatmuls } from './matmul';
 export { TILE_CANDIDATES, tileFor, isTuned, clearTuning, rowBucket, type TuningResult, type MatmulProblem } from './tuning';

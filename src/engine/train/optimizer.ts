@@ -1,9 +1,12 @@
 // AdamW exactly as PyTorch's torch.optim.AdamW (decoupled decay applied first, bias
 // corrections folded into the step size and denominator), on the LoRA variables only.
 // TF.js's own Adam differs (eps 1e-7, coupled decay), and resume needs state we can save.
+// This class holds the state and counts the steps; the step itself is an op of kernels/adamw.ts.
 import { tf } from '../tf';
 import { assignData, newVariable } from '../variables';
-import { adamwUpdate, fusedActive, sumOfSquares } from '../../../kernels';
+import { adamwStock, clippedAdamw, type AdamWHyper, type AdamWSlot } from '../../../kernels';
+
+export { clipByGlobalNorm } from '../../../kernels';
 
 export interface AdamWOptions {
   beta1: number;
@@ -33,21 +36,9 @@ export class AdamW {
     this.v = params.map((p) => newVariable(() => tf.zerosLike(p), false));
   }
 
+  /** One AdamW step without clipping, as stock TF.js ops. */
   apply(grads: tf.Tensor[], lr: number): void {
-    const { beta1, beta2, eps, weightDecay } = this.opts;
-    const { stepSize, sqrtBc2 } = this.advance(lr);
-    tf.tidy(() => {
-      this.params.forEach((p, i) => {
-        const g = grads[i];
-        const m = this.m[i].mul(beta1).add(g.mul(1 - beta1));
-        const v = this.v[i].mul(beta2).add(g.square().mul(1 - beta2));
-        this.m[i].assign(m);
-        this.v[i].assign(v);
-        const decayed = weightDecay ? p.mul(1 - lr * weightDecay) : p;
-        const denom = v.sqrt().div(sqrtBc2).add(eps);
-        p.assign(decayed.sub(m.div(denom).mul(stepSize)));
-      });
-    });
+    adamwStock(this.slots(), grads, this.advance(lr, 0));
   }
 
   /**
@@ -56,32 +47,18 @@ export class AdamW {
    * dispatches for n variables instead of ~16 per variable.
    */
   clipAndApply(grads: tf.Tensor[], lr: number, maxNorm: number): tf.Scalar {
-    if (!fusedActive()) {
-      return tf.tidy(() => {
-        const { grads: clipped, norm } = clipByGlobalNorm(grads, maxNorm);
-        this.apply(clipped, lr);
-        return norm;
-      });
-    }
-    const { beta1, beta2, eps, weightDecay } = this.opts;
-    const step = { beta1, beta2, eps, decay: 1 - lr * weightDecay, ...this.advance(lr), maxNorm: maxNorm > 0 ? maxNorm : 0 };
-    return tf.tidy(() => {
-      const normSq = sumOfSquares(grads);
-      this.params.forEach((p, i) => {
-        const next = adamwUpdate(p, this.m[i], this.v[i], grads[i], normSq, step);
-        p.assign(next.p);
-        this.m[i].assign(next.m);
-        this.v[i].assign(next.v);
-      });
-      return normSq.sqrt().reshape([]) as tf.Scalar;
-    });
+    return clippedAdamw(this.slots(), grads, this.advance(lr, maxNorm));
+  }
+
+  private slots(): AdamWSlot[] {
+    return this.params.map((p, i) => ({ p, m: this.m[i], v: this.v[i] }));
   }
 
   /** Counts the step; its bias corrections, folded as PyTorch does: lr / (1 − β1^t) and √(1 − β2^t). */
-  private advance(lr: number): { stepSize: number; sqrtBc2: number } {
+  private advance(lr: number, maxNorm: number): AdamWHyper {
     this.step++;
     const { beta1, beta2 } = this.opts;
-    return { stepSize: lr / (1 - Math.pow(beta1, this.step)), sqrtBc2: Math.sqrt(1 - Math.pow(beta2, this.step)) };
+    return { ...this.opts, lr, maxNorm, stepSize: lr / (1 - Math.pow(beta1, this.step)), sqrtBc2: Math.sqrt(1 - Math.pow(beta2, this.step)) };
   }
 
   async getState(): Promise<AdamWState> {
@@ -105,18 +82,4 @@ export class AdamW {
   dispose(): void {
     for (const t of [...this.m, ...this.v]) t.dispose();
   }
-}
-
-/**
- * Scales gradients so their global L2 norm is at most maxNorm (torch.nn.utils.clip_grad_norm_,
- * including its 1e-6 in the denominator). Returns the clipped gradients and the norm before.
- */
-export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: tf.Scalar } {
-  // A chain of adds, not addN: WebGPU binds every addN input as its own storage buffer and
-  // an adapter may allow only 8 per shader stage (SwiftShader does), far fewer than 2 × layers.
-  const squares = grads.map((g) => g.square().sum());
-  const norm = tf.sqrt(squares.reduce((a, b) => a.add(b))) as tf.Scalar;
-  if (!(maxNorm > 0)) return { grads, norm };
-  const coef = tf.minimum(tf.scalar(maxNorm).div(norm.add(1e-6)), 1);
-  return { grads: grads.map((g) => g.mul(coef)), norm };
 }
