@@ -3,6 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf';
 import { initBackend, type BackendName } from '../../src/engine/backend';
+import { installNodeWebGPU } from '../../src/engine/backend-node';
+import type { KernelMode } from '../../kernels/mode';
 import { generate } from '../../src/engine/generate/generate';
 import type { LoadedModel } from '../../src/engine/model/load';
 import { loadStories, referenceGreedy, type ReferenceGreedy } from './stories';
@@ -27,8 +29,24 @@ export async function batchLogits(m: LoadedModel): Promise<Float32Array> {
   return data;
 }
 
-export function backendSuite(name: BackendName, setup?: () => Promise<void>): void {
-  describe(`stories260K on ${name}`, () => {
+/** A setup for Node: Dawn's navigator.gpu over SwiftShader (a real WebGPU implementation on the CPU). */
+export async function dawnSwiftShader(): Promise<void> {
+  if (!(await installNodeWebGPU({ swiftshader: true }))) throw new Error('Dawn (npm "webgpu") failed to load');
+}
+
+export interface BackendSuiteOptions {
+  /** Runs before anything else, e.g. installing Dawn's navigator.gpu in Node. */
+  setup?: () => Promise<void>;
+  /** WebGPU only: the fused WGSL kernels or the stock TF.js ops (initBackend's default: fused). */
+  kernels?: KernelMode;
+  /** Whether to compare KV-cache generation with generation without a cache (default true). */
+  kvCache?: boolean;
+}
+
+export function backendSuite(name: BackendName, opts: BackendSuiteOptions = {}): void {
+  const { setup, kernels, kvCache = true } = opts;
+  // Timeouts are the lane's (vitest.config.ts): on SwiftShader a generation takes a minute or two.
+  describe(`stories260K on ${name}${kernels ? ` with ${kernels} kernels` : ''}`, () => {
     let m: LoadedModel;
     let ref: ReferenceGreedy;
     let cpuLogits: Float32Array;
@@ -38,8 +56,9 @@ export function backendSuite(name: BackendName, setup?: () => Promise<void>): vo
       ref = await referenceGreedy();
       await tf.setBackend('cpu');
       cpuLogits = await batchLogits(m);
-      const info = await initBackend({ prefer: name });
+      const info = await initBackend({ prefer: name, kernels });
       expect(info.name).toBe(name);
+      if (kernels) expect(info.kernels).toBe(kernels);
     });
     afterAll(() => m?.model.dispose());
 
@@ -56,7 +75,7 @@ export function backendSuite(name: BackendName, setup?: () => Promise<void>): vo
       expect(maxRelativeError(cpuLogits, got)).toBeLessThan(1e-4);
     });
 
-    it('KV-cache generation equals generation without a cache (sampled, seeded)', async () => {
+    it.runIf(kvCache)('KV-cache generation equals generation without a cache (sampled, seeded)', async () => {
       const opts = { maxNewTokens: 24, temperature: 0.9, topP: 0.9, topK: 50, seed: 7 };
       const cached = await generate(m.model, m.tokenizer, 'The little bird', { ...opts, useCache: true });
       const full = await generate(m.model, m.tokenizer, 'The little bird', { ...opts, useCache: false });

@@ -1,5 +1,6 @@
-// End to end on Dawn/SwiftShader: stories260K trains to the same first losses with the fused
-// kernels as with stock TF.js ops, and the fused step issues fewer GPU dispatches.
+// End to end on Dawn/SwiftShader: one training step of stories260K gives the same LoRA gradients
+// with the fused kernels as with stock TF.js ops, and issues fewer GPU dispatches. (The first 5
+// training losses, fused and stock against cpu, are in train-webgpu.test.ts.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf';
 import { initBackend } from '../../src/engine/backend';
@@ -9,10 +10,9 @@ import { createLoraAdapter, disposeAdapter, loraVariables, TARGET_PRESETS } from
 import { makeBatches, padIdOf, type BatchExample } from '../../src/engine/data';
 import { summedCrossEntropy } from '../../src/engine/train/loss';
 import { mulberry32 } from '../../src/engine/rng';
-import { getKernelMode, setKernelMode, type KernelMode } from '../../kernels';
+import { setKernelMode, type KernelMode } from '../../kernels';
 import { loadStories } from '../helpers/stories';
 import { storyInstruct } from '../helpers/story-data';
-import { firstLosses } from '../helpers/train-suite';
 import { maxRelativeError } from '../helpers/backend-suite';
 
 /** Counts compute dispatches by wrapping GPUComputePassEncoder.prototype.dispatchWorkgroups. */
@@ -41,18 +41,6 @@ describe('stories260K with fused kernels on WebGPU (Dawn, SwiftShader)', () => {
   afterAll(() => {
     setKernelMode('stock');
     m?.model.dispose();
-  });
-
-  // SwiftShader runs a step in ~20–30 s on two cores.
-  it('first 5 training losses equal those of stock ops within 1e-4', { timeout: 900_000 }, async () => {
-    expect(getKernelMode()).toBe('stock');
-    const stock = await firstLosses(m, train, 5);
-    setKernelMode('fused');
-    const fused = await firstLosses(m, train, 5);
-    setKernelMode('stock');
-    console.log(`first losses: stock ${stock.join(', ')}; fused ${fused.join(', ')}`);
-    expect(fused.length).toBe(5);
-    expect(maxRelativeError(stock, fused)).toBeLessThan(1e-4);
   });
 
   it('LoRA gradients with dropout and a non-zero B equal stock within 1e-4', { timeout: 600_000 }, async () => {
