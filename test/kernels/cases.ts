@@ -208,6 +208,26 @@ export function kernelSuites(): void {
     });
   });
 
+  describe('LoRA linears that the grouped kernel cannot take', () => {
+    it('with dropout, each runs its own LoRA linear kernel', async () => {
+      const x = rand([2, 5, 24], 61);
+      const ws = [rand([12, 24], 62, 0.2), rand([12, 24], 63, 0.2)];
+      const a = rand([4, 24], 64, 0.2);
+      const b = rand([12, 4], 65, 0.2);
+      const kernels = async (dropout?: { rate: number; seed: number }) => {
+        const ys = () => tf.concat(linears(x, ws.map((w) => ({ w, lora: { a, b, scaling: 2, dropout } }))));
+        const { kernelNames, result } = await tf.profile(() => withKernelMode('fused', ys));
+        (result as tf.Tensor).dispose();
+        return kernelNames;
+      };
+      expect(await kernels()).toContain(LORA_LINEAR_GROUP[2]);
+      const dropped = await kernels({ rate: 0.2, seed: 3 });
+      expect(dropped).toContain(LORA_LINEAR_DROPOUT);
+      expect(dropped).not.toContain(LORA_LINEAR_GROUP[2]);
+      tf.dispose([x, ...ws, a, b]);
+    });
+  });
+
   describe('fused causal GQA attention', () => {
     /** Key mask rows: 'all' real, 'right' padding at the end, 'left' padding at the start (dead query rows). */
     function keyMask(b: number, keys: number, kinds: Array<'all' | 'right' | 'left'>): tf.Tensor2D {

@@ -9,6 +9,8 @@ import {
   fusedActive,
   getKernelMode,
   linear,
+  linears,
+  residual,
   rmsNorm,
   ropeQkv,
   setKernelMode,
@@ -86,5 +88,32 @@ describe('kernel mode switch', () => {
     };
     expect(await run('fused')).toEqual(await run('stock'));
     tf.dispose([x, d, w, lw, a, b, q, k, v, cos, sin, mask]);
+  });
+
+  it('the residual stream is the plain sum, and its norm the norm of that sum', async () => {
+    const x = rand([2, 3, 8], 21);
+    const d = rand([2, 3, 8], 22);
+    const w = rand([8], 23);
+    const got = tf.tidy(() => {
+      const h = residual(x).add(d);
+      const normed = h.norm(w, 1e-5);
+      return [normed, h.value(), h.add(d).value()];
+    });
+    const want = tf.tidy(() => [rmsNorm(x.add(d), w, 1e-5), x.add(d), x.add(d).add(d)]);
+    for (let i = 0; i < got.length; i++) expect(await got[i].data()).toEqual(await want[i].data());
+    tf.dispose([x, d, w, ...got, ...want]);
+  });
+
+  it('linears equals linear of each, with biases, LoRA and dropout', async () => {
+    const x = rand([2, 3, 8], 31);
+    const dense = [0, 1, 2].map((i) => ({
+      w: rand([5 + i, 8], 32 + i),
+      bias: i === 1 ? rand([6], 40) : undefined,
+      lora: i === 2 ? undefined : { a: rand([2, 8], 41 + i), b: rand([5 + i, 2], 44 + i), scaling: 1.5, dropout: { rate: 0.25, seed: 7 + i } },
+    }));
+    const got = tf.tidy(() => linears(x, dense));
+    const want = tf.tidy(() => dense.map((dd) => linear(x, dd)));
+    for (let i = 0; i < got.length; i++) expect(await got[i].data()).toEqual(await want[i].data());
+    tf.dispose([x, ...got, ...want, ...dense.flatMap((dd) => [dd.w, dd.bias, dd.lora?.a, dd.lora?.b].filter((t): t is tf.Tensor => !!t))]);
   });
 });
