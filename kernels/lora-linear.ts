@@ -1,4 +1,5 @@
-// The LoRA linear y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ, with W [out, in] frozen, A [r, in], B [out, r].
+// The fused LoRA linear y = x·Wᵀ + s·(x·Aᵀ)·Bᵀ, with W [out, in] frozen, A [r, in], B [out, r];
+// kernels/linear.ts decides when it runs.
 //
 // Forward, two dispatches: u = x·Aᵀ ([N, r], kept for the backward), then y = x·Wᵀ + s·u·Bᵀ in
 // one pass of the two-segment matmul — the low-rank term rides along as r extra steps of the
@@ -13,7 +14,7 @@
 // With LoRA dropout the low-rank branch reads xd = dropout(x) instead of x: u = xd·Aᵀ,
 // dA = duᵀ·xd, and the input gradient splits into dx = dy·W and dxd = du·A.
 //
-// `loraLinearGroup` runs 2 or 3 LoRA linears of one input (gate/up, q/k/v) as one op: all the
+// `loraLinearGroupFused` runs 2 or 3 LoRA linears of one input (gate/up, q/k/v) as one op: all the
 // u_p = x·A_pᵀ in one dispatch, then one pass per y_p; backward, the du_p two to a dispatch,
 // dx = Σ_p dy_p·W_p + du_p·A_p accumulated pass by pass (no gradient adds), dA_p with dB_p.
 import { tf } from '../src/engine/tf';
@@ -85,7 +86,7 @@ function mm(t1: Term, t2?: Term, acc?: tf.Tensor): tf.Tensor {
 }
 
 function gradients(dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap, dropout: boolean) {
-  // The engine hands the internal output u a host-side zero gradient; loraLinear never
+  // The engine hands the internal output u a host-side zero gradient; the op never
   // exposes u, so it is ignored (and never uploaded).
   const [dy] = dys as tf.Tensor[];
   // Saved: the low-rank branch's input (xd, which is x without dropout), w, a, b, then u.

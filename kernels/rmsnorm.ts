@@ -71,7 +71,7 @@ defineGradient({
   },
 });
 
-/** The stock composition (what the model always ran). */
+/** The stock composition. */
 function rmsNormStock<T extends tf.Tensor>(x: T, w: tf.Tensor, eps: number): T {
   const variance = x.square().mean(-1, true);
   return x.mul(tf.rsqrt(variance.add(eps))).mul(w) as T;
