@@ -1,7 +1,7 @@
 // Masked next-token cross-entropy. Only trained positions are gathered before the lm_head,
 // so prompt and padding rows never become [tokens, vocab] logits at all.
 import { tf } from '../tf';
-import type { LlamaModel } from '../model/llama';
+import type { Decoder } from '../model/decoder';
 import { lmHeadCrossEntropy, selectRows } from '../../../kernels';
 
 /** Flat indices (b·T + t) of the positions with a target, and those targets. */
@@ -24,7 +24,7 @@ export function trainedPositions(targets: Int32Array): { rows: Int32Array; label
  * Σ over trained positions of −log p(target); hidden is [B, T, H]. With the fused kernels on,
  * the lm_head and the cross-entropy run as one op that never holds [rows, vocab] logits.
  */
-export function summedCrossEntropy(model: LlamaModel, hidden: tf.Tensor3D, targets: Int32Array): tf.Scalar {
+export function summedCrossEntropy(model: Pick<Decoder, 'headWeight'>, hidden: tf.Tensor3D, targets: Int32Array): tf.Scalar {
   const { rows, labels } = trainedPositions(targets);
   if (rows.length === 0) return tf.scalar(0);
   const [b, t, h] = hidden.shape;
