@@ -394,18 +394,19 @@ describe('WebLoRA web app', () => {
   test('an unknown format asks for a column mapping, and the mapped columns are used', async () => {
     const file = join(scratch, 'qa.jsonl');
     const rows = [
-      { question: 'What is 2 + 3?', answer: 'Two plus three is 5.' },
-      { question: 'What is 4 + 4?', answer: 'Four plus four is 8.' },
-      { question: 'What is 1 + 6?', answer: 'One plus six is 7.' },
+      // Keys in no known format and no common pair (question/answer would map on its own).
+      { problem: 'What is 2 + 3?', solution: 'Two plus three is 5.' },
+      { problem: 'What is 4 + 4?', solution: 'Four plus four is 8.' },
+      { problem: 'What is 1 + 6?', solution: 'One plus six is 7.' },
     ];
     await writeFile(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     await tab('Data');
     await page.getByLabel('Dataset', { exact: true }).setInputFiles(file);
     const alert = page.locator('#panel-data [role="alert"]');
     await alert.waitFor({ timeout: 30_000 });
-    expect(await alert.textContent()).toContain('"question", "answer"');
-    await page.getByLabel('Prompt column', { exact: true }).selectOption('question');
-    await page.getByLabel('Response column', { exact: true }).selectOption('answer');
+    expect(await alert.textContent()).toContain('"problem", "solution"');
+    await page.getByLabel('Prompt column', { exact: true }).selectOption('problem');
+    await page.getByLabel('Response column', { exact: true }).selectOption('solution');
     const summary = page.locator('dl[aria-label="Dataset summary"]');
     await expect.poll(async () => (await summary.textContent().catch(() => '')) ?? '', { timeout: 30_000 }).toMatch(/Records\s*3Good\s*3/);
     expect(await page.locator('#panel-data [role="alert"]').count()).toBe(0);

@@ -125,9 +125,19 @@ describe('command line errors', () => {
   });
 
   it('a dataset in no known format is answered with the --columns to give', async () => {
-    const r = await cli(['eval', '--model', STORIES_DIR, '--data', join(DATA_DIR, 'gsm8k/test.jsonl'), '--backend', 'cpu']);
+    const data = join(tmp, 'math.jsonl');
+    await writeFile(data, '{"problem": "1 + 1", "solution": "2"}\n');
+    const r = await cli(['eval', '--model', STORIES_DIR, '--data', data, '--backend', 'cpu']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/could not detect the dataset format from the keys "question", "answer"; name the columns, e\.g\. --columns prompt=question,response=answer\n$/);
+    expect(r.stderr).toMatch(/could not detect the dataset format from the keys "problem", "solution"; name the columns, e\.g\. --columns prompt=problem,response=solution\n$/);
+  });
+
+  it('an empty dataset file is answered with what it is and what to do', async () => {
+    const data = join(tmp, 'empty.jsonl');
+    await writeFile(data, '');
+    const r = await cli(['eval', '--model', STORIES_DIR, '--data', data, '--backend', 'cpu']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n').at(-2)).toBe(`weblora eval: error: ${data} is empty (0 bytes). Choose the file that holds your training data, in JSON Lines: one JSON object per line, e.g. {"instruction": "…", "output": "…"}.`);
   });
 });
 

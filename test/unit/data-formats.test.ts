@@ -66,15 +66,24 @@ describe('format detection on the real files', () => {
     expect(d.samples[3]!.sample.kind === 'conversation' && d.samples[3]!.sample.conversation.turns[0]).toEqual({ role: 'user', content: 'Add.' });
   });
 
-  it('gsm8k is not detected, and loads with a column mapping', async () => {
-    const err = await loadDataset(file('gsm8k/train.jsonl')).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DatasetFormatError);
-    expect((err as DatasetFormatError).keys).toEqual(['question', 'answer']);
-    const d = await loadDataset(file('gsm8k/train.jsonl'), { columns: { prompt: 'question', response: 'answer' } });
-    expect(d.files[0]).toMatchObject({ format: 'columns', detected: false, records: 7473, good: 7473, bad: 0 });
+  it('gsm8k is detected as question → answer columns, the same samples as the mapping given by hand', async () => {
+    const d = await loadDataset(file('gsm8k/train.jsonl'));
+    expect(d.files[0]).toMatchObject({ format: 'columns', detected: true, columns: { prompt: 'question', response: 'answer' }, records: 7473, good: 7473, bad: 0 });
+    const given = await loadDataset(file('gsm8k/train.jsonl'), { columns: { prompt: 'question', response: 'answer' } });
+    expect(given.files[0]).toMatchObject({ format: 'columns', detected: false, records: 7473, good: 7473, bad: 0 });
+    expect(d.samples).toEqual(given.samples);
     const s = d.samples[0]!.sample;
     expect(s.kind === 'conversation' && s.conversation.turns.map((t) => t.role)).toEqual(['user', 'assistant']);
     expect(s.kind === 'conversation' && s.conversation.turns[0]!.content).toMatch(/^Natalia sold clips/);
+  });
+
+  it('keys in no known format or common pair ask for a mapping over the keys', async () => {
+    const err = await loadDataset(jsonl('mine.jsonl', { problem: 'p', solution: 's' })).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DatasetFormatError);
+    expect((err as DatasetFormatError).keys).toEqual(['problem', 'solution']);
+    expect((err as Error).message).toBe(
+      'mine.jsonl: could not detect the dataset format from the keys "problem", "solution"; give a column mapping such as { prompt: "problem", response: "solution" }',
+    );
   });
 });
 

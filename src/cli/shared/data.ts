@@ -35,7 +35,7 @@ export const DATA_OPTIONS: OptionSpec = {
 export const DATA_ROWS: readonly HelpRow[] = [
   ['--data FILE', 'JSONL file, or a JSON array file (required)'],
   ['--format F', `auto (the default: detected from the records), or one of\n${DATASET_FORMATS.join(' | ')}`],
-  ['--columns MAP', 'map other layouts, e.g. prompt=question,response=answer\n(keys prompt, response, system; implies --format columns)'],
+  ['--columns MAP', 'map other layouts, e.g. prompt=problem,response=solution\n(keys prompt, response, input, system; implies --format columns;\ncommon pairs such as question/answer are mapped without it)'],
   ['--template T', `auto | chat-template | ${TEXT_TEMPLATES.join(' | ')}\n(default auto: the tokenizer's chat template, else alpaca)`],
   ['--train-on W', 'responses | all: the tokens the loss counts (default responses)'],
   ['--max-len N', 'tokens per example; longer ones are cut and reported (default 256)'],
@@ -67,15 +67,15 @@ export function parseDataArgs(f: Flags, defaultMaxLength = 256): DataArgs {
 }
 
 function parseColumns(f: Flags, text: string): ColumnMapping {
-  const map: Partial<Record<'prompt' | 'response' | 'system', string>> = {};
+  const map: Partial<Record<'prompt' | 'response' | 'input' | 'system', string>> = {};
   for (const pair of text.split(',')) {
     const [key, value, ...rest] = pair.split('=').map((s) => s.trim());
     if (!key || !value || rest.length) throw f.error(`--columns: '${pair}' is not key=column`);
-    if (key !== 'prompt' && key !== 'response' && key !== 'system') throw f.error(`--columns: unknown key '${key}' (use prompt, response, system)`);
+    if (key !== 'prompt' && key !== 'response' && key !== 'input' && key !== 'system') throw f.error(`--columns: unknown key '${key}' (use prompt, response, input, system)`);
     map[key] = value;
   }
   if (!map.prompt || !map.response) throw f.error('--columns needs at least prompt=COLUMN and response=COLUMN');
-  return { prompt: map.prompt, response: map.response, ...(map.system ? { system: map.system } : {}) };
+  return { prompt: map.prompt, response: map.response, ...(map.input ? { input: map.input } : {}), ...(map.system ? { system: map.system } : {}) };
 }
 
 /** The file as a stream: a large dataset is parsed as it is read, never held twice. */
@@ -106,7 +106,7 @@ export async function prepareData(session: Session, d: DataArgs, extra: { seed?:
     // The engine's message suggests a mapping object; on the command line that is --columns.
     const [prompt = 'COLUMN', response = 'COLUMN'] = e.keys;
     throw new Error(
-      `${e.file}: could not detect the dataset format from the keys ${e.keys.map((k) => `"${k}"`).join(', ') || '(none)'}; ` +
+      `${e.file}: could not detect the dataset format from the keys ${e.keys.map((k) => `"${k}"`).join(', ')}; ` +
         `name the columns, e.g. --columns prompt=${prompt},response=${response}`,
     );
   }

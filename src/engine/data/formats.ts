@@ -20,6 +20,25 @@ export interface ColumnMapping {
   prompt: string;
   response: string;
   system?: string;
+  /** Extra context for the prompt (Alpaca's "input", Dolly's "context"). */
+  input?: string;
+}
+
+/**
+ * Key pairs common enough to map without asking, in order of preference (records in a known
+ * format are classified first: instruction/output is Alpaca, prompt/completion its own format).
+ * Each is [prompt, response, input?]; `input` and `system` join the mapping when the records have them.
+ */
+export const COMMON_COLUMNS: readonly ColumnMapping[] = (
+  [
+    ['question', 'answer'], ['prompt', 'response'], ['instruction', 'response', 'context'], ['input', 'target'],
+    ['input', 'output'], ['query', 'response'], ['question', 'response'], ['prompt', 'answer'], ['context', 'response'],
+  ] as [string, string, string?][]
+).map(([prompt, response, input]) => (input ? { prompt, response, input } : { prompt, response }));
+
+/** "question → answer", with the optional columns: "instruction + context → response". */
+export function describeColumns(m: ColumnMapping): string {
+  return `${m.system ? `${m.system} / ` : ''}${m.prompt}${m.input ? ` + ${m.input}` : ''} → ${m.response}`;
 }
 
 export interface FormatChoice {
@@ -46,6 +65,8 @@ export interface Detection {
   sampled: number;
   /** Keys seen in the sampled records, in first-seen order: the choices for a column mapping. */
   keys: string[];
+  /** With format 'columns': the common key pair (COMMON_COLUMNS) the records were mapped by. */
+  columns?: ColumnMapping;
 }
 
 /** Majority vote over the first `sample` records, so one odd record at the top cannot decide. */
@@ -53,14 +74,43 @@ export function detectFormat(records: readonly JsonObject[], sample = 64): Detec
   const votes: Partial<Record<DatasetFormat, number>> = {};
   const keys = new Set<string>();
   const head = records.slice(0, sample);
+  // Records in no known format vote for the first common key pair they have.
+  const pairVotes = COMMON_COLUMNS.map(() => 0);
+  const unknown: JsonObject[] = [];
   for (const r of head) {
     for (const k of Object.keys(r)) keys.add(k);
     const f = classifyRecord(r);
     if (f) votes[f] = (votes[f] ?? 0) + 1;
+    else {
+      unknown.push(r);
+      const pair = COMMON_COLUMNS.findIndex((m) => hasKey(r, m.prompt) && hasKey(r, m.response));
+      if (pair >= 0) pairVotes[pair]!++;
+    }
   }
+  let best = -1;
+  pairVotes.forEach((v, i) => {
+    if (v > 0 && (best < 0 || v > pairVotes[best]!)) best = i;
+  });
+  if (best >= 0) votes.columns = pairVotes[best];
   let format: DatasetFormat | null = null;
   for (const f of DATASET_FORMATS) if ((votes[f] ?? 0) > (format ? votes[format]! : 0)) format = f;
-  return { format, votes, sampled: head.length, keys: [...keys] };
+  const detection: Detection = { format, votes, sampled: head.length, keys: [...keys] };
+  if (format === 'columns') detection.columns = withOptionalColumns(COMMON_COLUMNS[best]!, unknown);
+  return detection;
+}
+
+function hasKey(r: JsonObject, k: string): boolean {
+  return Object.prototype.hasOwnProperty.call(r, k);
+}
+
+/** The pair, plus the input and system columns when records that have the pair also have them. */
+function withOptionalColumns(pair: ColumnMapping, records: readonly JsonObject[]): ColumnMapping {
+  const matching = records.filter((r) => hasKey(r, pair.prompt) && hasKey(r, pair.response));
+  const m: ColumnMapping = { prompt: pair.prompt, response: pair.response };
+  if (!pair.input && matching.some((r) => hasKey(r, 'input')) && pair.prompt !== 'input') m.input = 'input';
+  else if (pair.input && matching.some((r) => hasKey(r, pair.input!))) m.input = pair.input;
+  if (matching.some((r) => hasKey(r, 'system'))) m.system = 'system';
+  return m;
 }
 
 export type Normalized = { ok: true; samples: Sample[]; warnings: string[] } | { ok: false; reason: string };
@@ -117,7 +167,7 @@ function toSamples(r: JsonObject, choice: FormatChoice, warnings: string[]): Sam
       if (!m) throw new Error('format "columns" needs a column mapping');
       return [
         convo(m.system ? optScalar(r, m.system) : undefined, [
-          userTurn(scalar(r, m.prompt)),
+          userTurn(scalar(r, m.prompt), m.input ? optScalar(r, m.input) : undefined),
           { role: 'assistant', content: scalar(r, m.response) },
         ]),
       ];

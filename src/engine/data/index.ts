@@ -6,14 +6,17 @@ export { makeBatches, bucketSizes, bucketFor, padIdOf, type Batch, type BatchOpt
 export { packRows } from './packing';
 export { splitTrainVal, type SplitOptions } from './split';
 export { mulberry32, shuffleInPlace, shuffled } from '../rng';
-export { readJsonl, iterateJsonl, JsonlParser, type JsonlResult, type Container } from './jsonl';
+export { readJsonl, iterateJsonl, JsonlParser, type JsonlResult, type Container, type TextLine } from './jsonl';
 export type { JsonObject, JsonRecord, JsonlEvent } from './json-record';
+export { DatasetFileError, explainNoRecords, notText, type DatasetProblem } from './diagnose';
 export { chunksOf, type DataSource, type DataChunk } from './source';
 export {
   detectFormat,
   classifyRecord,
   normalizeRecord,
   DATASET_FORMATS,
+  COMMON_COLUMNS,
+  describeColumns,
   type DatasetFormat,
   type ColumnMapping,
   type FormatChoice,

@@ -19,7 +19,23 @@ export interface JsonlResult {
   issues: DataIssue[];
   lines: number;
   blankLines: number;
+  /** Size of the input in bytes (strings counted as UTF-8). */
+  bytes: number;
+  /** Its first bytes, to tell a binary file from text when it holds no record. */
+  head: Uint8Array;
+  /** Its first non-blank lines (cut to 120 characters), to show what the file holds. */
+  firstLines: TextLine[];
 }
+
+export interface TextLine {
+  line: number;
+  text: string;
+}
+
+/** How much of the input's start is kept for sniffing, and how many of its lines. */
+export const HEAD_BYTES = 4096;
+const FIRST_LINES = 5;
+const FIRST_LINE_CHARS = 120;
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
@@ -33,6 +49,10 @@ export class JsonlParser {
   container: Container | null = null;
   lines = 0;
   blankLines = 0;
+  bytes = 0;
+  readonly firstLines: TextLine[] = [];
+  private headParts: Uint8Array[] = [];
+  private headBytes = 0;
   private pending: Uint8Array[] = [];
   private arrayLines: DecodedLine[] = [];
   private arrayFirstLine = 1;
@@ -41,6 +61,12 @@ export class JsonlParser {
   push(chunk: DataChunk): JsonlEvent[] {
     if (this.ended) throw new Error('JsonlParser: push after end');
     const bytes = typeof chunk === 'string' ? encoder.encode(chunk) : chunk;
+    this.bytes += bytes.length;
+    if (this.headBytes < HEAD_BYTES && bytes.length > 0) {
+      const part = bytes.slice(0, HEAD_BYTES - this.headBytes);
+      this.headParts.push(part);
+      this.headBytes += part.length;
+    }
     const out: JsonlEvent[] = [];
     let pos = 0;
     for (;;) {
@@ -54,6 +80,11 @@ export class JsonlParser {
     // Copied: the caller (a stream) may reuse its buffer after we return.
     if (pos < bytes.length) this.pending.push(bytes.slice(pos));
     return out;
+  }
+
+  /** The input's first HEAD_BYTES bytes (fewer if it is shorter). */
+  get head(): Uint8Array {
+    return concat(this.headParts.length ? this.headParts : [new Uint8Array(0)]);
   }
 
   end(): JsonlEvent[] {
@@ -82,6 +113,9 @@ export class JsonlParser {
     } catch {
       text = lenient.decode(bytes);
       badUtf8 = true;
+    }
+    if (this.firstLines.length < FIRST_LINES && text.trim() !== '') {
+      this.firstLines.push({ line, text: text.length > FIRST_LINE_CHARS ? `${text.slice(0, FIRST_LINE_CHARS)}…` : text });
     }
     if (this.container === null) {
       const first = text.trimStart();
@@ -143,5 +177,8 @@ export async function readJsonl(source: DataSource, file: string): Promise<Jsonl
     issues,
     lines: parser.lines,
     blankLines: parser.blankLines,
+    bytes: parser.bytes,
+    head: parser.head,
+    firstLines: parser.firstLines,
   };
 }

@@ -1,6 +1,7 @@
 // Files to normalised samples: read, detect each file's format (or take the one given),
 // normalise every record. Needs no tokenizer, so the UI can preview a dataset before a model
 // is loaded.
+import { explainNoRecords, noFieldsError } from './diagnose';
 import { detectFormat, normalizeRecord, type ColumnMapping, type DatasetFormat, type Detection } from './formats';
 import { readJsonl, type Container } from './jsonl';
 import type { DataSource } from './source';
@@ -31,6 +32,8 @@ export interface FileReport {
   format: DatasetFormat;
   /** False when the format was given rather than detected. */
   detected: boolean;
+  /** With format 'columns': the mapping used (given, or detected from common key pairs). */
+  columns?: ColumnMapping;
   detection: Detection;
   lines: number;
   blankLines: number;
@@ -50,15 +53,19 @@ export interface LoadedDataset {
   warnings: DataIssue[];
 }
 
-/** No format could be detected: the caller should ask for a column mapping over `keys`. */
+/**
+ * The records are JSON objects, but in no format detected (nor in a common key pair): the
+ * caller should ask for a column mapping over `keys`.
+ */
 export class DatasetFormatError extends Error {
   constructor(
     readonly file: string,
     readonly keys: string[],
   ) {
+    const [prompt = 'KEY', response = 'KEY'] = keys;
     super(
-      `${file}: could not detect the dataset format from the keys ${keys.map((k) => `"${k}"`).join(', ') || '(none)'}; ` +
-        'give a column mapping such as { prompt: "question", response: "answer" }',
+      `${file}: could not detect the dataset format from the keys ${keys.map((k) => `"${k}"`).join(', ')}; ` +
+        `give a column mapping such as { prompt: "${prompt}", response: "${response}" }`,
     );
     this.name = 'DatasetFormatError';
   }
@@ -69,15 +76,20 @@ export async function loadDataset(files: DataFile | readonly DataFile[], opts: L
   const out: LoadedDataset = { samples: [], files: [], issues: [], warnings: [] };
   for (const f of list) {
     const read = await readJsonl(f.source, f.name);
+    // Nothing to keep: say why (empty, not text, not JSON...) rather than ask for a mapping.
+    if (read.records.length === 0) throw explainNoRecords(read, f.name);
     out.issues.push(...read.issues);
     const detection = detectFormat(read.records.map((r) => r.value));
+    if (detection.keys.length === 0) throw noFieldsError(f.name, read.records.length);
     const format = opts.format ?? (opts.columns ? 'columns' : detection.format);
     if (!format) throw new DatasetFormatError(f.name, detection.keys);
-    if (format === 'columns' && !opts.columns) throw new Error('format "columns" needs a column mapping');
+    const columns = opts.columns ?? (format === 'columns' ? detection.columns : undefined);
+    // Format 'columns' chosen before its columns are: ask for them over the keys.
+    if (format === 'columns' && !columns) throw new DatasetFormatError(f.name, detection.keys);
     let good = 0;
     let samples = 0;
     for (const rec of read.records) {
-      const n = normalizeRecord(rec.value, { format, ...(opts.columns ? { columns: opts.columns } : {}) });
+      const n = normalizeRecord(rec.value, { format, ...(columns ? { columns } : {}) });
       if (!n.ok) {
         out.issues.push({ file: f.name, line: rec.line, reason: n.reason });
         continue;
@@ -93,6 +105,7 @@ export async function loadDataset(files: DataFile | readonly DataFile[], opts: L
       container: read.container,
       format,
       detected: opts.format === undefined && opts.columns === undefined,
+      ...(format === 'columns' && columns ? { columns } : {}),
       detection,
       lines: read.lines,
       blankLines: read.blankLines,

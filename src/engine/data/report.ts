@@ -1,4 +1,5 @@
 // The summary of a prepared dataset, for the data panel and the CLI.
+import { describeColumns } from './formats';
 import type { FileReport } from './load';
 import type { PromptTemplate } from './template';
 import type { DataIssue } from './types';
@@ -44,7 +45,7 @@ export function formatIssue(issue: DataIssue): string {
 export function summarizeReport(r: DataReport, maxListed = 10): string {
   const c = r.counts;
   const lines = [
-    ...r.files.map((f) => `${f.file}: ${f.container}, format ${f.format}${f.detected ? ' (detected)' : ''}, ${f.good}/${f.records} records good`),
+    ...r.files.map((f) => `${f.file}: ${f.container}, format ${f.format}${f.columns ? ` ${describeColumns(f.columns)}` : ''}${f.detected ? ' (detected)' : ''}, ${f.good}/${f.records} records good`),
     `template ${r.template}; ${c.examples} examples, ${c.truncated} truncated, ${c.dropped} dropped; train ${c.train}, val ${c.val}; ${c.trainedTokens}/${c.tokens} tokens trained`,
   ];
   const list = (title: string, items: DataIssue[]) => {
