@@ -1,9 +1,11 @@
 // Any error the engine throws, as an EngineFailure the UI can explain: what happened and what
 // to do. Errors cross the Comlink boundary as Error(name = FAILURE_NAME, message = JSON).
 import { ModelSourceError } from '../engine/model/source/source-errors';
+import { GENERATION_CONFIG, requiredFilesText } from '../engine/model/source/source-types';
 import { ConfigError } from '../engine/model/config';
 import { SafetensorsError } from '../engine/model/safetensors';
 import { DatasetFormatError } from '../engine/data/load';
+import { DatasetFileError } from '../engine/data/diagnose';
 import { AdapterError } from '../engine/lora/peft';
 import { FAILURE_NAME, type EngineFailure, type ErrorKind } from './api';
 
@@ -28,6 +30,10 @@ export function toFailure(e: unknown): EngineFailure {
   if (name === 'AbortError' || /aborted|cancelled/i.test(name)) {
     return { kind: 'cancelled', message: 'Cancelled.', hint: '' };
   }
+  if (e instanceof DatasetFileError) {
+    // Empty, not text, not JSON...: the message names the file (and lines), the hint the fix.
+    return { kind: 'dataset', message: e.what, hint: e.hint };
+  }
   if (e instanceof DatasetFormatError) {
     return {
       kind: 'dataset-format',
@@ -43,11 +49,22 @@ export function toFailure(e: unknown): EngineFailure {
       hint: 'WebLoRA runs Llama-family decoders (model_type llama, mistral, qwen2, qwen3) with weights in one model.safetensors.',
     };
   }
-  if (e instanceof ModelSourceError || e instanceof SafetensorsError) {
+  // What to do depends on where the model came from: a hub load gets no folder advice, files no hub advice.
+  if (e instanceof ModelSourceError) {
     return {
       kind: 'model-source',
       message,
-      hint: 'Check the repo id, revision and hub host, or choose a folder with config.json, tokenizer.json, tokenizer_config.json and model.safetensors.',
+      hint:
+        e.origin === 'hub'
+          ? `Check the repo id, the revision and the hub host, and that the repo holds ${requiredFilesText()}.`
+          : `Choose the model’s folder, holding ${requiredFilesText()} (${GENERATION_CONFIG} is optional).`,
+    };
+  }
+  if (e instanceof SafetensorsError) {
+    return {
+      kind: 'model-source',
+      message,
+      hint: `${e.file} is damaged or not in safetensors format: replace it with an intact copy.`,
     };
   }
   if (e instanceof AdapterError) {

@@ -14,7 +14,7 @@ export class HubError extends ModelSourceError {
     missing: readonly string[] = [],
     options?: { cause?: unknown },
   ) {
-    super(message, missing, options);
+    super(message, missing, { ...options, origin: 'hub' });
   }
 }
 

@@ -19,7 +19,7 @@ const REPO_ID = /^(\b[\w\-.]+\b\/)?\b[\w\-.]{1,96}\b$/;
 export function hubLocation(repoId: string, revision = 'main', host = DEFAULT_HOST): HubLocation {
   const invalid =
     !REPO_ID.test(repoId) || repoId.includes('..') || repoId.includes('--') || /\.(git|ipynb)$/.test(repoId);
-  if (invalid) throw new ModelSourceError(`Hugging Face hub: "${repoId}" is not a repo id (expected e.g. "org/name")`);
+  if (invalid) throw new ModelSourceError(`Hugging Face hub: "${repoId}" is not a repo id (expected e.g. "org/name")`, [], { origin: 'hub' });
   return { repoId, revision, host };
 }
 

@@ -148,7 +148,7 @@ async function readJson(
   const source = await download(file);
   try {
     const text = new TextDecoder().decode(await source.read(0, source.size));
-    return parseJsonFile(`Hugging Face hub: "${loc.repoId}"`, file, text);
+    return parseJsonFile(`Hugging Face hub: "${loc.repoId}"`, file, text, 'hub');
   } finally {
     await source.close();
   }
