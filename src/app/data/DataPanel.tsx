@@ -6,7 +6,7 @@ import { clearDataset, setDataOptions, openDatasetFile, openSampleDataset } from
 import { Callout, Empty, ErrorCard, NumberField, ProgressBar, Section, SelectField, Stat } from '../components/ui';
 import { FileDrop } from '../components/FileDrop';
 import { count, percent } from '../util/format';
-import type { DatasetFormat, DataSummary, IssueList, PromptTemplate } from '../../worker/api';
+import type { DatasetFormat, DataSummary, FileReport, IssueList, PromptTemplate } from '../../worker/api';
 import { TokenPreview } from './TokenPreview';
 import { LengthHistogram } from './LengthHistogram';
 
@@ -40,6 +40,8 @@ export function DataPanel() {
   const keys = d.error?.keys ?? s?.files[0]?.detection.keys ?? [];
   const detected = s?.files[0];
   const showMapper = o.format === 'columns' || d.error?.kind === 'dataset-format';
+  // The columns chosen, else the common pair the records were mapped by on their own.
+  const mapping = o.columns ?? detected?.columns;
 
   return (
     <div className="panel-stack">
@@ -81,7 +83,7 @@ export function DataPanel() {
           <div className="options-grid" aria-label="Dataset options">
             <SelectField<'auto' | DatasetFormat>
               label="Format"
-              help={detected?.detected ? `Detected: ${FORMAT_LABELS[detected.format]} (${detected.detection.votes[detected.format] ?? 0} of ${detected.detection.sampled} sampled records)` : 'Chosen by you'}
+              help={detected?.detected ? detectedHelp(detected) : o.format === 'auto' ? 'Detected from the records.' : 'Chosen by you'}
               value={o.format}
               disabled={locked}
               options={[
@@ -129,11 +131,11 @@ export function DataPanel() {
                     <SelectField
                       key={role}
                       label={role === 'prompt' ? 'Prompt column' : role === 'response' ? 'Response column' : 'System column (optional)'}
-                      value={o.columns?.[role] ?? ''}
+                      value={mapping?.[role] ?? ''}
                       disabled={locked}
                       options={[{ value: '', label: role === 'system' ? '(none)' : 'Choose…' }, ...keys.map((k) => ({ value: k, label: k }))]}
                       onChange={(v) => {
-                        const cols = { prompt: o.columns?.prompt ?? '', response: o.columns?.response ?? '', ...(o.columns?.system ? { system: o.columns.system } : {}) };
+                        const cols = { prompt: mapping?.prompt ?? '', response: mapping?.response ?? '', ...(mapping?.input ? { input: mapping.input } : {}), ...(mapping?.system ? { system: mapping.system } : {}) };
                         if (role === 'system') {
                           if (v) cols.system = v;
                           else delete (cols as { system?: string }).system;
@@ -200,6 +202,14 @@ export function DataPanel() {
       )}
     </div>
   );
+}
+
+/** "Detected: Alpaca {…} (60 of 64 sampled records)"; a common key pair: "Detected: question → answer (columns; …)". */
+function detectedHelp(f: FileReport): string {
+  const share = `${f.detection.votes[f.format] ?? 0} of ${f.detection.sampled} sampled records`;
+  const c = f.format === 'columns' ? f.columns : undefined;
+  if (!c) return `Detected: ${FORMAT_LABELS[f.format]} (${share})`;
+  return `Detected: ${c.system ? `${c.system} / ` : ''}${c.prompt}${c.input ? ` + ${c.input}` : ''} → ${c.response} (columns; ${share})`;
 }
 
 function Issues(props: { title: string; list: IssueList; tone: 'bad' | 'warn'; label: string; collapsed?: boolean }) {

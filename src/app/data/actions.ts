@@ -50,6 +50,11 @@ export async function setDataset(input: DataInput, options?: Partial<DataOptions
   return prepareData();
 }
 
+const TITLES: Partial<Record<string, string>> = {
+  dataset: 'This file holds no training records',
+  'dataset-format': 'The dataset format was not recognised',
+};
+
 let seq = 0;
 /** The dataset whose bad lines were announced (re-preparing it says nothing new). */
 let warnedFor: DataInput | null = null;
@@ -80,7 +85,9 @@ export async function prepareData(): Promise<boolean> {
   } catch (e) {
     if (mine !== seq) return false;
     const f = failureOf(e);
-    patch('data', { status: 'error', error: uiError(f.kind === 'dataset-format' ? 'The dataset format was not recognised' : 'The dataset could not be prepared', e), summary: f.kind === 'dataset-format' ? null : useStore.getState().data.summary });
+    // A file that could not be read, or whose format is unknown, has no summary: never show the last file's.
+    const unread = f.kind === 'dataset' || f.kind === 'dataset-format';
+    patch('data', { status: 'error', error: uiError(TITLES[f.kind] ?? 'The dataset could not be prepared', e), summary: unread ? null : useStore.getState().data.summary });
     return false;
   }
 }
