@@ -1,6 +1,6 @@
 // The page: header with the backend badge, a tab bar of panels (all stay mounted, so switching
 // is instant and nothing loses its state), notices, and the engine's health.
-import { memo, useEffect } from 'react';
+import { memo, useEffect, useRef } from 'react';
 import { PANELS, dismiss, showPanel, useStore, type PanelId } from './store';
 import { BackendBadge } from './backend/BackendBadge';
 import { ModelPanel } from './model/ModelPanel';
@@ -11,6 +11,7 @@ import { ExportPanel } from './export/ExportPanel';
 import { RunsPanel } from './runs/RunsPanel';
 import { restartEngine } from './boot';
 import { duration } from './util/format';
+import { useFocusRescue } from './components/focus';
 
 // Memoised: a panel re-renders only for its own store slices, never because another panel was
 // chosen or another panel's data changed (training events arrive several times a second).
@@ -97,8 +98,24 @@ const Tab = memo(function Tab({ id, label, index, selected }: { id: PanelId; lab
 
 const Notices = memo(function Notices() {
   const notices = useStore((s) => s.notices);
+  const ref = useRef<HTMLElement>(null);
+  // The page keeps room below its content for the notices, so none of it stays hidden behind
+  // them: scrolled to the end, the last line sits above the stack.
+  useEffect(() => {
+    const el = ref.current!;
+    const root = document.documentElement;
+    const ro = new ResizeObserver(() => {
+      const h = el.offsetHeight;
+      root.style.setProperty('--notices-space', h > 0 ? `${h + 16}px` : '0px');
+    });
+    ro.observe(el);
+    return () => {
+      ro.disconnect();
+      root.style.removeProperty('--notices-space');
+    };
+  }, []);
   return (
-    <div className="notices" aria-live="polite" aria-label="Notifications">
+    <section ref={ref} className="notices" aria-live="polite" aria-label="Notifications">
       {notices.map((n) => (
         <div key={n.id} className={`notice ${n.tone}`} role={n.tone === 'error' ? 'alert' : 'status'}>
           <div className="notice-text">
@@ -111,7 +128,7 @@ const Notices = memo(function Notices() {
           </button>
         </div>
       ))}
-    </div>
+    </section>
   );
 });
 
@@ -141,6 +158,19 @@ const EngineBanners = memo(function EngineBanners() {
 
 export function App() {
   const panel = useStore((s) => s.panel);
+  const tablist = useRef<HTMLDivElement>(null);
+  useFocusRescue();
+
+  // The chosen tab in view: on a phone the tab bar scrolls sideways.
+  useEffect(() => {
+    const list = tablist.current;
+    const tab = document.getElementById(`tab-${panel}`);
+    if (!list || !tab || list.scrollWidth <= list.clientWidth) return;
+    const l = list.getBoundingClientRect();
+    const t = tab.getBoundingClientRect();
+    if (t.left >= l.left && t.right <= l.right) return;
+    list.scrollLeft += t.left - l.left - (l.width - t.width) / 2;
+  }, [panel]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -157,29 +187,33 @@ export function App() {
 
   return (
     <div className="app">
-      <header className="topbar">
-        <div className="brand">
-          <span className="logo" aria-hidden="true">
-            <svg viewBox="0 0 64 64" width="28" height="28">
-              <rect width="64" height="64" rx="14" fill="currentColor" />
-              <path d="M14 44 L24 20 L32 36 L40 20 L50 44" fill="none" stroke="#fff" strokeWidth="6" strokeLinecap="round" strokeLinejoin="round" />
-            </svg>
-          </span>
-          <div>
-            <h1>WebLoRA</h1>
-            <p className="tagline">Fine-tune a language model in your browser. Nothing leaves this machine.</p>
+      <header className="site-header">
+        <div className="topbar">
+          <div className="brand">
+            <span className="logo" aria-hidden="true">
+              <svg viewBox="0 0 64 64" width="28" height="28">
+                <rect width="64" height="64" rx="14" fill="currentColor" />
+                <path d="M14 44 L24 20 L32 36 L40 20 L50 44" fill="none" stroke="#fff" strokeWidth="6" strokeLinecap="round" strokeLinejoin="round" />
+              </svg>
+            </span>
+            <div>
+              <h1>WebLoRA</h1>
+              <p className="tagline">Fine-tune a language model in your browser. Nothing leaves this machine.</p>
+            </div>
           </div>
+          <BackendBadge />
         </div>
-        <BackendBadge />
+
+        <EngineBanners />
+
+        <nav className="tabs" aria-label="Panels">
+          <div className="tablist" role="tablist" aria-label="Panels" ref={tablist}>
+            {PANELS.map((p, i) => (
+              <Tab key={p.id} id={p.id} label={p.label} index={i} selected={panel === p.id} />
+            ))}
+          </div>
+        </nav>
       </header>
-
-      <EngineBanners />
-
-      <nav className="tabs" role="tablist" aria-label="Panels">
-        {PANELS.map((p, i) => (
-          <Tab key={p.id} id={p.id} label={p.label} index={i} selected={panel === p.id} />
-        ))}
-      </nav>
 
       <main className="main">
         {PANELS.map((p) => {
