@@ -118,7 +118,7 @@ function Output(props: { title: string; which: string; o: OutputState; disabled?
         <span className={`chip small ${o.status}`}>{status[o.status]}</span>
       </header>
       {/* React renders strings as text: model output can never become markup. */}
-      <pre className="generation" data-output={props.which} aria-live="polite" aria-busy={o.status === 'running'}>
+      <pre className="generation" data-output={props.which} aria-live="polite" aria-busy={o.status === 'running'} tabIndex={0}>
         {o.text}
         {o.status === 'running' && <span className="caret" aria-hidden="true" />}
       </pre>
@@ -168,7 +168,7 @@ function BatchSection({ canRun }: { canRun: boolean }) {
         </p>
       )}
       {b.rows.length > 0 && (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="Batch comparison results">
           <table className="batch" aria-label="Batch comparison">
             <thead>
               <tr>
@@ -184,13 +184,14 @@ function BatchSection({ canRun }: { canRun: boolean }) {
             <tbody>
               {b.rows.map((r) => (
                 <tr key={r.index}>
-                  <td className="num">{r.index + 1}</td>
-                  <td className="text">{r.instruction}</td>
-                  <td className="text muted">{r.reference}</td>
-                  <td className="num">{fmtLoss(r.baseLoss)}</td>
-                  {adapter && <td className={`num ${r.tunedLoss !== null && r.tunedLoss < r.baseLoss ? 'better' : ''}`}>{fmtLoss(r.tunedLoss)}</td>}
-                  <td className="text">{r.base}</td>
-                  {adapter && <td className="text">{r.tuned ?? '—'}</td>}
+                  {/* data-label: the column's name, shown above each value where rows stack (phones). */}
+                  <td className="num" data-label="#">{r.index + 1}</td>
+                  <td className="text" data-label="Instruction">{r.instruction}</td>
+                  <td className="text muted" data-label="Reference">{r.reference}</td>
+                  <td className="num" data-label="Base loss">{fmtLoss(r.baseLoss)}</td>
+                  {adapter && <td className={`num ${r.tunedLoss !== null && r.tunedLoss < r.baseLoss ? 'better' : ''}`} data-label="Tuned loss">{fmtLoss(r.tunedLoss)}</td>}
+                  <td className="text" data-label="Base output">{r.base}</td>
+                  {adapter && <td className="text" data-label="Tuned output">{r.tuned ?? '—'}</td>}
                 </tr>
               ))}
             </tbody>

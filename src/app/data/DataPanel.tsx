@@ -215,7 +215,7 @@ function detectedHelp(f: FileReport): string {
 function Issues(props: { title: string; list: IssueList; tone: 'bad' | 'warn'; label: string; collapsed?: boolean }) {
   if (props.list.total === 0) return null;
   const table = (
-    <div className="table-wrap short">
+    <div className="table-wrap short" tabIndex={0} role="region" aria-label={`${props.label} (scrolls)`}>
       <table className={`issues ${props.tone}`} aria-label={props.label}>
         <thead>
           <tr>

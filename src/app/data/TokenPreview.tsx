@@ -10,7 +10,8 @@ function visible(text: string): string {
 export function TokenPreview({ examples }: { examples: PreviewExample[] }) {
   if (examples.length === 0) return <Empty title="No examples to show" />;
   return (
-    <div className="token-preview">
+    // Scrolls on its own: focusable, so a keyboard can scroll it too.
+    <div className="token-preview" tabIndex={0} role="region" aria-label="Formatted examples, token by token">
       <div className="legend inline">
         <span>
           <span className="key trained" /> trained (loss counts)

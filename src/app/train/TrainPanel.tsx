@@ -315,7 +315,7 @@ const StepLog = memo(function StepLog() {
       {log.length === 0 ? (
         <p className="muted small">Each optimizer step is logged here: loss, learning rate, gradient norm and speed.</p>
       ) : (
-        <ol className="log" ref={ref} aria-label="Step log" aria-live="off">
+        <ol className="log" ref={ref} aria-label="Step log" aria-live="off" tabIndex={0}>
           {log.map((l, i) => (
             <li key={i}>{l}</li>
           ))}
