@@ -26,6 +26,29 @@ interface Props {
   empty?: string;
 }
 
+function withDigits(v: number, digits: number, exponential: boolean): string {
+  if (v === 0) return '0';
+  const a = Math.abs(v);
+  return !exponential && a >= 0.01 && a < 1e4 ? String(+v.toPrecision(digits)) : v.toExponential(digits - 1);
+}
+
+/**
+ * Axis labels in the chart's own format, unless two ticks would read the same (a learning rate
+ * from 9.5e-4 to 1e-3 is "1.0e-3" three times at two digits): then with as many significant
+ * digits as it takes to tell every tick apart.
+ */
+export function tickLabels(vals: (number | null)[], fmt: (v: number) => string): string[] {
+  const labels = vals.map((v) => (v === null ? '' : fmt(v)));
+  const distinct = (l: string[]) => new Set(l.filter((x) => x !== '')).size === l.filter((x) => x !== '').length;
+  if (distinct(labels)) return labels;
+  const exponential = labels.some((l) => /e[+-]?\d/.test(l));
+  for (let digits = 2; digits <= 10; digits++) {
+    const more = vals.map((v) => (v === null ? '' : withDigits(v, digits, exponential)));
+    if (distinct(more)) return more;
+  }
+  return labels;
+}
+
 export function LineChart(props: Props) {
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -42,7 +65,20 @@ export function LineChart(props: Props) {
       scales: { x: { time: false }, y: props.log ? { distr: 3 } : {} },
       axes: [
         { label: props.xLabel ?? 'step', incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000], stroke: '#64748b', grid: { stroke: '#eef2f7' }, ticks: { stroke: '#e2e8f0' }, labelSize: 18, size: 36 },
-        { stroke: '#64748b', grid: { stroke: '#eef2f7' }, ticks: { stroke: '#e2e8f0' }, size: 56, values: (_u, vals) => vals.map((v) => (v === null ? '' : fmt(v))) },
+        {
+          stroke: '#64748b',
+          grid: { stroke: '#eef2f7' },
+          ticks: { stroke: '#e2e8f0' },
+          // Wide enough for the longest label (uPlot draws them in 12 px type).
+          size: (_u, values) => Math.max(44, 18 + 7 * Math.max(0, ...(values ?? []).map((v) => String(v ?? '').length))),
+          values: (_u, vals) => {
+            const labels = tickLabels(vals, fmt);
+            // The labels are drawn on a canvas; the figure carries them for tests and tools.
+            const text = JSON.stringify(labels);
+            if (el.parentElement && el.parentElement.dataset.yTicks !== text) el.parentElement.dataset.yTicks = text;
+            return labels;
+          },
+        },
       ],
       series: [
         { label: props.xLabel ?? 'step' },
@@ -90,7 +126,7 @@ export function LineChart(props: Props) {
         <summary>Data table</summary>
         {/* Rendered only while open: a long run has thousands of rows. */}
         {tableOpen && (
-        <div className="table-wrap short">
+        <div className="table-wrap short" tabIndex={0} role="region" aria-label={`${props.title} data table`}>
           <table aria-label={`${props.title} data`}>
             <thead>
               <tr>
