@@ -125,15 +125,18 @@ export interface AppState {
     phase: PhaseProgress | null;
     runId: string | null;
     /** The run whose history is on the charts (the current one, or one opened from Runs). */
-    viewing: { runId: string; name: string } | null;
+    viewing: { runId: string; name: string; status?: string } | null;
     totalSteps: number;
     step: number;
     points: StepPoint[];
     evals: EvalPoint[];
     baseEval: number | null;
     log: string[];
-    etaMs: number;
+    /** Time still to come, as the engine measured it; null until the first step is timed. */
+    etaMs: number | null;
     elapsedMs: number;
+    /** When elapsedMs and etaMs were reported (Date.now()), so the clock runs between events. */
+    clockAt: number;
     checkpointStep: number | null;
     error: UiError | null;
     /** Measured FLOP/s of the last run on this backend, for better time estimates. */
@@ -209,8 +212,9 @@ export const useStore = create<AppState>(() => ({
     evals: [],
     baseEval: null,
     log: [],
-    etaMs: 0,
+    etaMs: null,
     elapsedMs: 0,
+    clockAt: 0,
     checkpointStep: null,
     error: null,
     measuredFlops: null,

@@ -173,6 +173,8 @@ export interface TrainPlan {
   memory: MemoryEstimate & { loraParameters: number };
   /** Rough cost of one epoch: 6 · params · padded tokens (forward + backward), for the time estimate. */
   flopsPerEpoch: number;
+  /** Rough cost of the run's evaluations (the base model's, periodic, final): 2 · params · padded tokens each. */
+  evalFlops: number;
 }
 
 /** A checkpoint's arrays, to move (not copy) it across the worker boundary with Comlink.transfer. */
@@ -182,8 +184,7 @@ export function checkpointBuffers(cp: TrainCheckpoint): ArrayBuffer[] {
 
 /** Train events as the UI receives them: the checkpoint event carries plain arrays too. */
 export type UiTrainEvent =
-  | TrainEvent
-  | { type: 'warning'; message: string };
+  | TrainEvent;
 
 export interface TrainResult {
   steps: number;

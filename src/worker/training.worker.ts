@@ -12,7 +12,7 @@ import { Session } from '../engine/session';
 import { loadDataset } from '../engine/data/load';
 import type { PreparedDataset } from '../engine/data/pipeline';
 import { resolveTemplate } from '../engine/data/template';
-import { planRun } from '../engine/train/plan';
+import { evaluationsOf, planRun } from '../engine/train/plan';
 import type { Trainer } from '../engine/train/trainer';
 import type {
   AdapterExport,
@@ -161,8 +161,11 @@ const api: WorkerApi = {
     return plain(() => {
       const s = requireSession();
       const data = requireData();
-      const plan = planRun(data.train, { ...trainOptions(cfg, data.options.maxLength), padId: s.padId });
+      const options = { ...trainOptions(cfg, data.options.maxLength), padId: s.padId };
+      const plan = planRun(data.train, options);
+      const val = planRun(data.val, { ...options, shuffle: false, epochs: 1, maxSteps: 0 });
       const lora = cfg.init === 'current' && s.adapter ? s.adapter.config : cfg.lora;
+      const parameters = s.summary().parameters;
       return {
         totalSteps: plan.totalSteps,
         stepsPerEpoch: plan.stepsPerEpoch,
@@ -171,7 +174,8 @@ const api: WorkerApi = {
         tokensPerEpoch: plan.tokensPerEpoch,
         paddedTokensPerEpoch: plan.paddedTokensPerEpoch,
         memory: s.memoryEstimate(lora, cfg.batchSize, plan.longestSeq || data.options.maxLength),
-        flopsPerEpoch: 6 * s.summary().parameters * plan.paddedTokensPerEpoch,
+        flopsPerEpoch: 6 * parameters * plan.paddedTokensPerEpoch,
+        evalFlops: 2 * parameters * val.paddedTokensPerEpoch * evaluationsOf(plan.totalSteps, cfg.evalEvery, cfg.evalBase, data.val.length),
       };
     });
   },

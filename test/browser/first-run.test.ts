@@ -202,4 +202,47 @@ describe('a first run on WebAssembly', () => {
       disposeAdapter(adapter);
     }
   }, 420_000);
+
+  test('the sample dataset with the default preset lowers validation loss by 10% or more, and the ETA after the first step holds', async () => {
+    await page.reload();
+    await page.locator('button[data-backend="wasm"]').waitFor({ timeout: 60_000 });
+    await page.getByLabel('Model files', { exact: true }).setInputFiles(STORIES_DIR);
+    await page.locator('#panel-model dl[aria-label="Model summary"]').waitFor({ timeout: 60_000 });
+    await tab('Data');
+    await page.getByRole('button', { name: 'Try the sample dataset' }).click();
+    const summary = page.locator('dl[aria-label="Dataset summary"]');
+    await expect.poll(async () => (await summary.textContent().catch(() => '')) ?? '', { timeout: 60_000 }).toMatch(/Records\s*60Good\s*60/);
+    await tab('Train');
+    // Nothing touched: the default preset, sized to this 54-example dataset.
+    expect(await page.getByRole('radio', { name: /Standard/ }).isChecked()).toBe(true);
+    const plan = page.locator('dl[aria-label="Training plan"]');
+    await expect.poll(async () => Number(/Steps\s*(\d+)/.exec((await plan.textContent()) ?? '')?.[1] ?? 0), { timeout: 30_000 }).toBeGreaterThanOrEqual(40);
+
+    await page.evaluate(() => {
+      const w = window as unknown as { clock: { step: number; elapsed: number; eta: number; at: number }[] };
+      w.clock = [];
+      new MutationObserver(() => {
+        const s = document.querySelector('#panel-train [data-status]');
+        const step = Number(/step (\d+) of/.exec(document.querySelector('#panel-train .progress-label')?.textContent ?? '')?.[1] ?? 0);
+        const eta = s?.getAttribute('data-eta-ms');
+        if (s && eta && step > 0 && !w.clock.some((c) => c.step === step)) w.clock.push({ step, elapsed: Number(s.getAttribute('data-elapsed-ms')), eta: Number(eta), at: performance.now() });
+      }).observe(document.getElementById('panel-train')!, { subtree: true, childList: true, characterData: true, attributes: true });
+    });
+    await page.getByRole('button', { name: 'Start training' }).click();
+    await expect.poll(() => status().getAttribute('data-status'), { timeout: 300_000 }).toBe('done');
+    const doneAt = await page.evaluate(() => performance.now());
+    const clock = await page.evaluate(() => (window as unknown as { clock: { step: number; elapsed: number; eta: number; at: number }[] }).clock);
+    const first = clock[0]!;
+    expect(first.step).toBeLessThanOrEqual(2);
+    const actualRest = doneAt - first.at;
+    console.log(`ETA at step ${first.step}: ${Math.round(first.eta)} ms; the rest took ${Math.round(actualRest)} ms`);
+    expect(first.eta).toBeGreaterThan(actualRest / 2);
+    expect(first.eta).toBeLessThan(actualRest * 2);
+
+    const runStatus = (await page.locator('dl[aria-label="Run status"]').textContent()) ?? '';
+    const [, valLoss, baseLoss] = /Validation loss\s*([\d.]+)\s*base ([\d.]+)/.exec(runStatus) ?? [];
+    console.log(`validation loss: base ${baseLoss} -> ${valLoss}`);
+    expect(Number(valLoss)).toBeLessThanOrEqual(Number(baseLoss) * 0.9);
+    await screenshot(page, 'train-sample-default-preset');
+  }, 420_000);
 });

@@ -120,4 +120,33 @@ describe('training phases: pause and stop at every boundary (wasm)', () => {
     expect(seen.slice(0, 2)).toEqual(['start', 'paused']);
     expect(r2).toMatchObject({ cancelled: true, losses: [] });
   }, 120_000);
+
+  it('warm-up set at or beyond the run is capped to about 10% of it, with a warning', async () => {
+    const t = trainer({ maxSteps: 3, evalEvery: 0, warmupSteps: 10, learningRate: 1e-3 });
+    const events: TrainEvent[] = [];
+    await t.run((e) => events.push(e));
+    t.dispose();
+    const warning = events.find((e) => e.type === 'warning') as Extract<TrainEvent, { type: 'warning' }>;
+    expect(warning.message).toMatch(/10 warm-up steps .* 3-step run; warming up over 1 instead/);
+    const lrs = events.flatMap((e) => (e.type === 'step' ? [e.lr] : []));
+    // One warm-up step (lr 0, as transformers' schedule starts), then the full rate decaying.
+    expect(lrs[0]).toBe(0);
+    expect(lrs[1]).toBeGreaterThan(0.5e-3);
+  }, 120_000);
+
+  it('reports elapsed time and an ETA that counts the evaluations still due', async () => {
+    const t = trainer({ maxSteps: 4, evalEvery: 2 });
+    const events: TrainEvent[] = [];
+    await t.run((e) => events.push(e));
+    t.dispose();
+    const steps = events.filter((e): e is Extract<TrainEvent, { type: 'step' }> => e.type === 'step');
+    // After step 1 two evaluations of 30 batches remain: the ETA is more than the two steps left.
+    expect(steps[0]!.etaMs).toBeGreaterThan(0);
+    const evalPhases = events.filter((e): e is Phase => e.type === 'phase' && e.phase === 'evaluating');
+    expect(evalPhases.every((p) => p.etaMs !== null && p.elapsedMs > 0)).toBe(true);
+    // Elapsed keeps growing through the evaluations.
+    const elapsed = evalPhases.map((p) => p.elapsedMs);
+    expect([...elapsed].sort((a, b) => a - b)).toEqual(elapsed);
+    expect(steps.at(-1)!.etaMs).toBeLessThan(steps[0]!.etaMs + 1);
+  }, 120_000);
 });

@@ -1,6 +1,6 @@
 // Train: hyperparameters (presets, defaults, one-line explanations), the plan (steps, time and
 // memory estimates), Start / Pause / Resume / Stop, progress with ETA, live charts, step log.
-import { memo, useEffect, useRef } from 'react';
+import { memo, useEffect, useRef, useState } from 'react';
 import { patch, showPanel, useStore, type PhaseProgress } from '../store';
 import { HELP, TARGETS, TRAIN_PRESETS, targetPresetOf, type TargetPreset } from './presets';
 import { applyPreset, pauseTraining, resumeTraining, startTraining, stopTraining } from './actions';
@@ -33,7 +33,9 @@ export function TrainPanel() {
   const t = { status, error, viewing, runId, measuredFlops };
 
   const throughput = measuredFlops ?? assumedFlops(backend?.name, backend?.adapter?.architecture);
-  const estMs = plan ? ((plan.flopsPerEpoch / Math.max(1, plan.stepsPerEpoch)) * plan.totalSteps * 1000) / throughput : null;
+  const estMs = plan ? (((plan.flopsPerEpoch / Math.max(1, plan.stepsPerEpoch)) * plan.totalSteps + plan.evalFlops) * 1000) / throughput : null;
+  const config = useStore((s) => s.train.config);
+  const warmupTooLong = !!plan && config.warmupSteps > 0 && config.warmupSteps >= plan.totalSteps;
 
   let blocker: string | null = null;
   if (!modelReady) blocker = 'Load a model first (Model panel).';
@@ -92,6 +94,11 @@ export function TrainPanel() {
             <Stat label="Estimated time" value={`≈ ${duration(estMs)}`} sub={t.measuredFlops ? 'from the last run' : `rough, for ${backend?.name ?? 'this backend'}`} />
             <Stat label="Estimated memory" value={`≈ ${bytes(plan.memory.totalBytes)}`} sub={`${count(plan.memory.loraParameters)} LoRA parameters`} />
           </dl>
+        )}
+        {warmupTooLong && !active && (
+          <Callout tone="warning">
+            {`Warm-up (${config.warmupSteps} steps) is as long as the whole run (${plan!.totalSteps} steps): the learning rate would never reach its peak. The run will warm up over about 10% of its steps instead; lower it, or train longer.`}
+          </Callout>
         )}
         {plan && !active && <MemoryBar weights={plan.memory.weightsBytes} lora={plan.memory.loraBytes} activations={plan.memory.activationBytes} />}
       </Section>
@@ -224,6 +231,8 @@ const Settings = memo(function Settings() {
   );
 });
 
+const STATUS_WORDS: Record<string, string> = { running: 'training', done: 'finished', idle: 'saved run' };
+
 function phaseText(p: PhaseProgress): string {
   switch (p.phase) {
     case 'tuning':
@@ -237,8 +246,33 @@ function phaseText(p: PhaseProgress): string {
   }
 }
 
+/** Re-renders every second while `active`: the elapsed clock runs between the engine's events. */
+function useTicking(active: boolean): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!active) return;
+    const id = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(id);
+  }, [active]);
+  return active ? Math.max(now, Date.now()) : now;
+}
+
+function clockText(status: string, elapsedMs: number, etaMs: number | null): string | undefined {
+  if (status === 'starting') return undefined;
+  if (status === 'running' || status === 'pausing' || status === 'stopping') {
+    const eta = etaMs === null ? 'ETA after the first step' : etaMs < 1000 ? 'finishing' : `ETA ${duration(etaMs)}`;
+    return `${duration(elapsedMs)} elapsed · ${eta}`;
+  }
+  return elapsedMs ? `${duration(elapsedMs)} elapsed` : undefined;
+}
+
 const RunProgress = memo(function RunProgress() {
   const t = useStore((s) => s.train);
+  const ticking = t.status === 'running' || t.status === 'pausing' || t.status === 'stopping';
+  const now = useTicking(ticking);
+  const since = ticking && t.clockAt ? Math.max(0, now - t.clockAt) : 0;
+  const elapsedMs = t.elapsedMs + since;
+  const etaMs = t.etaMs === null ? null : Math.max(0, t.etaMs - since);
   const last = t.points.at(-1);
   const first = t.points[0];
   const lastEval = t.evals.at(-1);
@@ -252,7 +286,7 @@ const RunProgress = memo(function RunProgress() {
     done: 'Finished',
     stopped: 'Stopped',
     failed: 'Failed',
-    idle: 'Saved run',
+    idle: `Saved run (${t.viewing?.status ? (STATUS_WORDS[t.viewing.status] ?? t.viewing.status) : 'history'})`,
   };
   return (
     <div className="run-progress" aria-live="polite">
@@ -261,16 +295,17 @@ const RunProgress = memo(function RunProgress() {
         value={t.step}
         max={t.totalSteps}
         indeterminate={t.status === 'starting' && t.step === 0}
-        detail={
-          t.status === 'running' || t.status === 'pausing'
-            ? `${duration(t.elapsedMs)} elapsed · ETA ${duration(t.etaMs)}`
-            : t.elapsedMs
-              ? `${duration(t.elapsedMs)} elapsed`
-              : undefined
-        }
+        detail={clockText(t.status, elapsedMs, etaMs)}
       />
       <dl className="stats compact" aria-label="Run status">
-        <Stat label="Status" value={<span data-status={t.status} data-phase={t.phase?.phase}>{t.status}</span>} />
+        <Stat
+          label="Status"
+          value={
+            <span data-status={t.status} data-phase={t.phase?.phase} data-elapsed-ms={Math.round(t.elapsedMs)} data-eta-ms={t.etaMs === null ? '' : Math.round(t.etaMs)}>
+              {t.status === 'idle' && t.viewing?.status ? (STATUS_WORDS[t.viewing.status] ?? t.viewing.status) : (STATUS_WORDS[t.status] ?? t.status)}
+            </span>
+          }
+        />
         <Stat label="Train loss" value={fmtLoss(last?.loss)} sub={first && last && first !== last ? `from ${fmtLoss(first.loss)}` : undefined} />
         <Stat label="Validation loss" value={fmtLoss(lastEval?.valLoss)} sub={t.baseEval !== null ? `base ${fmtLoss(t.baseEval)}` : undefined} />
         <Stat label="Learning rate" value={last ? sci(last.lr) : '—'} />

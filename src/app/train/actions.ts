@@ -48,7 +48,7 @@ let saver: RunSaver | null = null;
 function onEvents(runId: string, events: UiTrainEvent[]): void {
   const t = useStore.getState().train;
   if (t.runId !== runId) return;
-  let { points, evals, log, step, totalSteps, etaMs, elapsedMs, baseEval, status, checkpointStep, phase } = t;
+  let { points, evals, log, step, totalSteps, etaMs, elapsedMs, clockAt, baseEval, status, checkpointStep, phase } = t;
   let pointsChanged = false;
   for (const e of events) {
     switch (e.type) {
@@ -61,6 +61,9 @@ function onEvents(runId: string, events: UiTrainEvent[]): void {
         break;
       case 'phase':
         phase = { phase: e.phase, done: e.done, total: e.total };
+        elapsedMs = e.elapsedMs;
+        etaMs = e.etaMs ?? etaMs;
+        clockAt = Date.now();
         break;
       case 'base-eval':
         baseEval = e.valLoss;
@@ -75,6 +78,7 @@ function onEvents(runId: string, events: UiTrainEvent[]): void {
         totalSteps = e.totalSteps;
         etaMs = e.etaMs;
         elapsedMs = e.elapsedMs;
+        clockAt = Date.now();
         log = pushLog(
           log,
           `step ${e.step}/${e.totalSteps} · loss ${fmtLoss(e.loss)} · lr ${sci(e.lr)} · grad norm ${e.gradNorm.toFixed(3)} · ${Math.round(e.tokensPerSec)} tok/s · ${(e.stepMs / 1000).toFixed(2)} s`,
@@ -118,7 +122,7 @@ function onEvents(runId: string, events: UiTrainEvent[]): void {
         break;
     }
   }
-  patch('train', { points, evals, log, step, totalSteps, etaMs, elapsedMs, baseEval, status, checkpointStep, phase });
+  patch('train', { points, evals, log, step, totalSteps, etaMs, elapsedMs, clockAt, baseEval, status, checkpointStep, phase });
   void saver?.update({ points, evals, step, totalSteps, baseEval });
 }
 
@@ -198,8 +202,9 @@ export async function startTraining(resume?: ResumeFrom): Promise<void> {
     evals: keptEvals,
     baseEval: resume ? resume.run.baseEval : null,
     log: [resume ? `Resuming “${run.name}” from its checkpoint at step ${cp!.step}` : `New run “${run.name}” on ${backend}`],
-    etaMs: 0,
+    etaMs: null,
     elapsedMs: 0,
+    clockAt: Date.now(),
     checkpointStep: cp?.step ?? null,
     error: null,
   });
@@ -280,7 +285,7 @@ export function applyPreset(name: string, config: TrainConfig): void {
 export function viewRun(run: db.RunRecord): void {
   if (isTraining()) return;
   patch('train', {
-    viewing: { runId: run.id, name: run.name },
+    viewing: { runId: run.id, name: run.name, status: run.status },
     runId: null,
     status: 'idle',
     points: run.points,
@@ -289,7 +294,7 @@ export function viewRun(run: db.RunRecord): void {
     step: run.step,
     totalSteps: run.totalSteps,
     log: [`Showing the saved history of “${run.name}”`],
-    etaMs: 0,
+    etaMs: null,
     elapsedMs: run.points.at(-1)?.elapsedMs ?? 0,
     checkpointStep: run.checkpointStep,
     error: null,

@@ -3,6 +3,7 @@
 import { engine } from '../engine-instance';
 import { isTraining, patch, useStore } from '../store';
 import type { TrainConfig } from '../../worker/api';
+import { sizedToData, TRAIN_PRESETS } from './presets';
 
 export async function refreshPlan(): Promise<void> {
   const st = useStore.getState();
@@ -11,7 +12,18 @@ export async function refreshPlan(): Promise<void> {
     return;
   }
   try {
-    const plan = await engine.call((api) => api.planTraining(st.train.config));
+    let config = st.train.config;
+    let plan = await engine.call((api) => api.planTraining(config));
+    // An untouched preset follows the dataset: epochs for its minimum of steps, ~10% warm-up.
+    const preset = TRAIN_PRESETS[st.train.preset];
+    if (preset) {
+      const sized = sizedToData(preset, config, plan.stepsPerEpoch);
+      if (sized.epochs !== config.epochs || sized.warmupSteps !== config.warmupSteps) {
+        config = { ...config, ...sized };
+        plan = await engine.call((api) => api.planTraining(config));
+        if (useStore.getState().train.preset === st.train.preset) patch('train', { config });
+      }
+    }
     patch('train', { plan });
   } catch {
     patch('train', { plan: null });

@@ -36,10 +36,22 @@ const base: TrainConfig = {
   evalBase: true,
 };
 
-export const TRAIN_PRESETS: Record<string, { label: string; description: string; config: TrainConfig }> = {
+export interface TrainPreset {
+  label: string;
+  description: string;
+  config: TrainConfig;
+  /**
+   * Sized to the dataset: enough epochs for at least this many optimizer steps (a small dataset
+   * would otherwise end before the adapter learns anything), warm-up ~10% of the run.
+   */
+  minSteps: number;
+}
+
+export const TRAIN_PRESETS: Record<string, TrainPreset> = {
   quick: {
     label: 'Quick check',
     description: 'A short run that shows within a minute or two whether the loss goes down.',
+    minSteps: 30,
     config: {
       ...base,
       lora: { ...base.lora, r: 4, alpha: 8 },
@@ -53,12 +65,14 @@ export const TRAIN_PRESETS: Record<string, { label: string; description: string;
   },
   standard: {
     label: 'Standard',
-    description: 'One epoch over the data with a rank-8 adapter on the attention projections.',
-    config: { ...base, lora: { ...base.lora, targetModules: [...TARGETS.attention.modules] } },
+    description: 'A rank-8 adapter on the attention projections; at least one epoch, more on a small dataset (about 40 steps).',
+    minSteps: 40,
+    config: { ...base, learningRate: 1e-3, lora: { ...base.lora, targetModules: [...TARGETS.attention.modules] } },
   },
   thorough: {
     label: 'Thorough',
-    description: 'Three epochs, rank 16 on every linear layer, a larger effective batch: best quality, slowest.',
+    description: 'Three epochs or more (about 80 steps), rank 16 on every linear layer, a larger effective batch: best quality, slowest.',
+    minSteps: 80,
     config: {
       ...base,
       lora: { ...base.lora, r: 16, alpha: 32, dropout: 0.05, targetModules: [...TARGETS['all-linear'].modules] },
@@ -73,6 +87,17 @@ export const TRAIN_PRESETS: Record<string, { label: string; description: string;
   },
 };
 export const DEFAULT_PRESET = 'standard';
+
+const MAX_SIZED_EPOCHS = 20;
+
+/** A preset's epochs and warm-up for a dataset of `stepsPerEpoch` optimizer steps per epoch. */
+export function sizedToData(preset: TrainPreset, config: TrainConfig, stepsPerEpoch: number): Pick<TrainConfig, 'epochs' | 'warmupSteps'> {
+  const spe = Math.max(1, stepsPerEpoch);
+  const epochs = Math.max(preset.config.epochs, Math.min(MAX_SIZED_EPOCHS, Math.ceil(preset.minSteps / spe)));
+  const total = config.maxSteps > 0 ? Math.min(config.maxSteps, epochs * spe) : epochs * spe;
+  const warmupSteps = preset.config.warmupSteps === 0 ? 0 : Math.max(1, Math.round(total / 10));
+  return { epochs, warmupSteps };
+}
 
 export const HELP = {
   rank: 'Size of the low-rank update: higher learns more, costs more memory.',

@@ -97,6 +97,8 @@ export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
         io.stdout(evalLine(r));
       } else if (e.type === 'checkpoint') {
         save(e.checkpoint, 'running');
+      } else if (e.type === 'warning') {
+        io.stderr(`warning: ${e.message}\n`);
       }
     };
     // Taken right before run(), in the same synchronous stretch: an earlier Ctrl-C simply quits

@@ -12,7 +12,8 @@ export type TrainPhase = 'tuning' | 'evaluating-base' | 'training' | 'evaluating
 
 export type TrainEvent =
   | { type: 'start'; totalSteps: number; stepsPerEpoch: number; step: number }
-  | { type: 'phase'; phase: TrainPhase; step: number; done: number; total: number }
+  | { type: 'phase'; phase: TrainPhase; step: number; done: number; total: number; elapsedMs: number; etaMs: number | null }
+  | { type: 'warning'; message: string }
   | { type: 'base-eval'; valLoss: number }
   | {
       type: 'step';
@@ -28,6 +29,7 @@ export type TrainEvent =
       stepMs: number;
       tokensPerSec: number;
       elapsedMs: number;
+      /** Steps and evaluations still to come, from measured times. */
       etaMs: number;
     }
   | { type: 'eval'; step: number; valLoss: number }

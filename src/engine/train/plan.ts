@@ -49,3 +49,15 @@ export function planRun(train: readonly BatchExample[], o: PlanOptions): RunPlan
     batches,
   };
 }
+
+/** Evaluations after steps from+1..to of a run: every `evalEvery` steps, and after its last. */
+export function evalsBetween(from: number, to: number, totalSteps: number, evalEvery: number): number {
+  let n = 0;
+  for (let s = from + 1; s <= to; s++) if ((evalEvery > 0 && s % evalEvery === 0) || s === totalSteps) n++;
+  return n;
+}
+
+/** How many times a run evaluates, the base model's evaluation included. */
+export function evaluationsOf(totalSteps: number, evalEvery: number, evalBase: boolean, valExamples: number): number {
+  return valExamples === 0 ? 0 : (evalBase ? 1 : 0) + evalsBetween(0, totalSteps, totalSteps, evalEvery);
+}

@@ -8,7 +8,7 @@ import { assignData } from '../variables';
 import type { LlamaModel } from '../model/llama';
 import { loraTensors, loraVariables, type LoraAdapter } from '../lora/lora';
 import type { Batch, BatchExample } from '../data/batches';
-import { epochBatches, planRun } from './plan';
+import { epochBatches, evalsBetween, planRun } from './plan';
 import { summedCrossEntropy } from './loss';
 import { AdamW, ADAMW_DEFAULTS, type AdamWState } from './optimizer';
 import { learningRate, type ScheduleKind } from './schedule';
@@ -81,14 +81,26 @@ export class Trainer {
   readonly totalSteps: number;
   private stepsDone = 0;
   private losses: number[] = [];
-  /** Steps done before this run started (restored from a checkpoint), for the ETA. */
-  private resumedAt = 0;
   private cachedEpoch = -1;
   private cachedBatches: Batch[] = [];
   private state: RunState = 'idle';
   private wake: (() => void) | null = null;
   private onEvent: (e: TrainEvent) => void = () => {};
   private phase: TrainPhase | null = null;
+  private startedAt = 0;
+  /**
+   * Wall time per padded token of this run's steps — batches are grouped by length, so one
+   * step's time says little about the next — the first step (it compiles GPU programs) apart.
+   */
+  private firstStepMsPerToken: number | null = null;
+  private laterStepsMs = 0;
+  private laterStepsTokens = 0;
+  private readonly paddedTokensPerStep: number;
+  /** Measured by the last complete evaluation. */
+  private evalMsPerBatch: number | null = null;
+  private evalBatchCount: number | null = null;
+  /** Warm-up as it applies: capped when set at or above the run's length. */
+  private readonly warmupSteps: number;
 
   constructor(
     private readonly model: LlamaModel,
@@ -103,6 +115,8 @@ export class Trainer {
     const plan = planRun(train, options);
     this.stepsPerEpoch = plan.stepsPerEpoch;
     this.totalSteps = plan.totalSteps;
+    this.warmupSteps = effectiveWarmup(options.warmupSteps, plan.totalSteps);
+    this.paddedTokensPerStep = plan.paddedTokensPerEpoch / Math.max(1, plan.stepsPerEpoch);
     this.cachedBatches = plan.batches;
     this.cachedEpoch = 0;
   }
@@ -149,8 +163,15 @@ export class Trainer {
     this.onEvent = onEvent;
     const o = this.options;
     const start = performance.now();
+    this.startedAt = start;
     let tokensSeen = 0;
     onEvent({ type: 'start', totalSteps: this.totalSteps, stepsPerEpoch: this.stepsPerEpoch, step: this.stepsDone });
+    if (this.warmupSteps !== o.warmupSteps) {
+      onEvent({
+        type: 'warning',
+        message: `${o.warmupSteps} warm-up steps would leave no full-rate steps in a ${this.totalSteps}-step run; warming up over ${this.warmupSteps} instead (about 10%)`,
+      });
+    }
     if (o.tuneKernels !== false && fusedActive()) await this.tuneMatmuls();
     if (evalBase && this.stepsDone === 0 && this.val.length > 0) {
       const valLoss = await this.evaluateIn('evaluating-base');
@@ -160,11 +181,11 @@ export class Trainer {
       if (!(await this.boundary())) break;
       this.enter('training', this.stepsDone, this.totalSteps);
       const t0 = performance.now();
-      const { loss, gradNorm, tokens, trainedTokens, lr } = await this.trainStep();
+      const { loss, gradNorm, tokens, trainedTokens, paddedTokens, lr } = await this.trainStep();
       tokensSeen += tokens;
       const now = performance.now();
       const elapsedMs = now - start;
-      const msPerStep = elapsedMs / Math.max(1, this.losses.length - this.resumedAt);
+      this.timeStep(now - t0, paddedTokens);
       onEvent({
         type: 'step',
         step: this.stepsDone,
@@ -178,10 +199,10 @@ export class Trainer {
         stepMs: now - t0,
         tokensPerSec: (tokens / (now - t0)) * 1000,
         elapsedMs,
-        etaMs: msPerStep * (this.totalSteps - this.stepsDone),
+        etaMs: this.etaMs() ?? 0,
       });
       const last = this.stepsDone === this.totalSteps;
-      if (this.val.length > 0 && ((o.evalEvery > 0 && this.stepsDone % o.evalEvery === 0) || last)) {
+      if (this.val.length > 0 && evalsBetween(this.stepsDone - 1, this.stepsDone, this.totalSteps, o.evalEvery) > 0) {
         const valLoss = await this.evaluateIn('evaluating');
         if (valLoss !== null) onEvent({ type: 'eval', step: this.stepsDone, valLoss });
       }
@@ -219,15 +240,52 @@ export class Trainer {
   private enter(phase: TrainPhase, done: number, total: number): void {
     if (phase === 'training' && this.phase === 'training') return;
     this.phase = phase;
-    this.onEvent({ type: 'phase', phase, step: this.stepsDone, done, total });
+    const remainingHere = phase === 'evaluating' || phase === 'evaluating-base' ? total - done : 0;
+    this.onEvent({ type: 'phase', phase, step: this.stepsDone, done, total, elapsedMs: performance.now() - this.startedAt, etaMs: this.etaMs(remainingHere) });
   }
 
   /** The validation loss, batch by batch; null when cancelled. */
-  private evaluateIn(phase: TrainPhase): Promise<number | null> {
-    return evaluateUntil(this.model, this.adapter, this.val, this.options, async (done, total) => {
+  private async evaluateIn(phase: TrainPhase): Promise<number | null> {
+    const t0 = performance.now();
+    let batches = 0;
+    const loss = await evaluateUntil(this.model, this.adapter, this.val, this.options, async (done, total) => {
+      batches = total;
       this.enter(phase, done, total);
       return this.boundary();
     });
+    if (loss !== null && batches > 0) {
+      this.evalMsPerBatch = (performance.now() - t0) / batches;
+      this.evalBatchCount = batches;
+    }
+    return loss;
+  }
+
+  private timeStep(ms: number, paddedTokens: number): void {
+    if (this.firstStepMsPerToken === null) this.firstStepMsPerToken = ms / paddedTokens;
+    else {
+      this.laterStepsMs += ms;
+      this.laterStepsTokens += paddedTokens;
+    }
+  }
+
+  /**
+   * Time still to come: the steps left, each an average step's padded tokens at the measured
+   * time per token (the first step's, which includes compiling, only until others are measured);
+   * every evaluation still due at the measured time per batch (before one was measured, a third
+   * of a micro-batch's step: forward only); and what is left of an evaluation under way. Null
+   * until a step or an evaluation was timed.
+   */
+  private etaMs(evalBatchesLeftNow = 0): number | null {
+    const msPerToken = this.laterStepsTokens > 0 ? this.laterStepsMs / this.laterStepsTokens : this.firstStepMsPerToken;
+    const msPerStep = msPerToken === null ? null : msPerToken * this.paddedTokensPerStep;
+    const perBatch = this.evalMsPerBatch ?? (msPerStep === null ? null : msPerStep / (3 * this.options.gradAccum));
+    if (perBatch === null) return null;
+    const o = this.options;
+    const evalBatches = this.evalBatchCount ?? Math.ceil(this.val.length / o.batchSize);
+    const evals = this.val.length > 0 ? evalsBetween(this.stepsDone, this.totalSteps, this.totalSteps, o.evalEvery) : 0;
+    const stepsLeft = this.totalSteps - this.stepsDone;
+    if (stepsLeft > 0 && msPerStep === null) return null;
+    return stepsLeft * (msPerStep ?? 0) + (evals * evalBatches + evalBatchesLeftNow) * perBatch;
   }
 
   async checkpoint(): Promise<TrainCheckpoint> {
@@ -256,7 +314,6 @@ export class Trainer {
     this.optimizer.setState(cp.optimizer);
     this.stepsDone = cp.step;
     this.losses = [...cp.losses];
-    this.resumedAt = cp.losses.length;
   }
 
   dispose(): void {
@@ -290,7 +347,8 @@ export class Trainer {
     const micro = this.epochBatches(epoch).slice(first, first + o.gradAccum);
     const trainedTokens = micro.reduce((s, b) => s + b.trainedTokens, 0);
     const tokens = micro.reduce((s, b) => s + b.attentionMask.reduce((a, x) => a + x, 0), 0);
-    const lr = learningRate(step, o.learningRate, o.warmupSteps, this.totalSteps, o.schedule);
+    const paddedTokens = micro.reduce((s, b) => s + b.batchSize * b.seqLen, 0);
+    const lr = learningRate(step, o.learningRate, this.warmupSteps, this.totalSteps, o.schedule);
 
     let lossSum = tf.scalar(0);
     let grads: tf.Tensor[] | null = null;
@@ -318,8 +376,13 @@ export class Trainer {
     tf.dispose([lossSum, normT, ...grads!]);
     this.stepsDone++;
     this.losses.push(loss[0]);
-    return { loss: loss[0], gradNorm: gradNorm[0], tokens, trainedTokens, lr };
+    return { loss: loss[0], gradNorm: gradNorm[0], tokens, trainedTokens, paddedTokens, lr };
   }
+}
+
+/** Warm-up at or beyond the run's length would never reach the full rate: ~10% of the run instead. */
+export function effectiveWarmup(warmup: number, totalSteps: number): number {
+  return warmup > 0 && warmup >= totalSteps ? Math.max(1, Math.round(totalSteps / 10)) : warmup;
 }
 
 function batchTensor(data: Int32Array, b: Batch): tf.Tensor2D {
