@@ -139,6 +139,12 @@ describe('a first run on WebAssembly', () => {
     }
 
     await tab('Compare');
+    // The panel offers a held-out example, with its reference answer beside the outputs.
+    const picked = await page.getByLabel('Validation example', { exact: true }).inputValue();
+    expect(picked).not.toBe('');
+    expect(await page.getByLabel('Prompt', { exact: true }).inputValue()).not.toBe('');
+    expect((await page.locator('pre[data-output="reference"]').textContent())?.length).toBeGreaterThan(10);
+    expect(await page.getByLabel('Prompt', { exact: true }).getAttribute('placeholder')).toMatch(/pick a held-out example/);
     // A busy page, as a slower machine's or a dev build's would be: rendering lags the stream.
     await page.evaluate(() => {
       setInterval(() => {
@@ -161,6 +167,8 @@ describe('a first run on WebAssembly', () => {
       await fill('Max new tokens', t.maxNewTokens);
       await page.getByRole('button', { name: 'Generate' }).click();
       await expect.poll(() => page.locator('section[aria-label$="output"] .chip.done').count(), { timeout: 120_000 }).toBe(2);
+      // A typed prompt is not a held-out example: no reference answer.
+      expect(await page.locator('pre[data-output="reference"]').count()).toBe(0);
       // Late deltas would flip a column back to "generating…" and append again: give them time.
       await page.waitForTimeout(500);
       expect(await page.locator('section[aria-label$="output"] .chip.done').count()).toBe(2);

@@ -20,6 +20,8 @@ export function ComparePanel() {
   const busy = c.running || c.batch.running;
   const canGenerate = modelReady && !busy && !trainingBusy;
   const setSampling = (p: Partial<SamplingSettings>) => patch('compare', { sampling: { ...c.sampling, ...p } });
+  // A held-out example as picked (not edited since): its answer in the dataset goes beside the outputs.
+  const picked = vals.find((v) => v.index === c.valIndex && v.instruction === c.prompt);
 
   return (
     <div className="panel-stack">
@@ -58,7 +60,7 @@ export function ComparePanel() {
                 id={id}
                 rows={4}
                 value={c.prompt}
-                placeholder="Write a story about a cat named Pip."
+                placeholder="Type an instruction for both models, or pick a held-out example above"
                 onChange={(e) => patch('compare', { prompt: e.currentTarget.value })}
                 onKeyDown={(e) => {
                   if (e.key === 'Enter' && (e.ctrlKey || e.metaKey) && canGenerate) void generateBoth();
@@ -101,10 +103,25 @@ export function ComparePanel() {
         <div className="outputs">
           <Output title="Base model" which="base" o={c.outputs.base} />
           <Output title={adapter ? `Tuned (${adapter.origin} adapter, r=${adapter.config.r})` : 'Tuned (no adapter)'} which="tuned" o={c.outputs.tuned} disabled={!adapter} />
+          {picked && <Reference example={picked} />}
         </div>
       </div>
       <BatchSection canRun={modelReady && !busy && !trainingBusy && vals.length > 0} />
     </div>
+  );
+}
+
+function Reference({ example }: { example: ValPrompt }) {
+  return (
+    <section className="card output reference" aria-label="Reference answer">
+      <header className="card-head">
+        <h2>Reference answer</h2>
+        <span className="chip small">{`dataset line ${example.line}`}</span>
+      </header>
+      <pre className="generation" data-output="reference" tabIndex={0}>
+        {example.reference}
+      </pre>
+    </section>
   );
 }
 

@@ -72,7 +72,12 @@ export async function prepareData(): Promise<boolean> {
     );
     if (mine !== seq) return false;
     patch('data', { status: 'ready', summary, error: null, progress: null });
-    patch('compare', { valIndex: null });
+    // Compare offers the first held-out example, unless the user typed a prompt of their own.
+    const c = useStore.getState().compare;
+    const wasPicked = c.prompt === '' || c.valIndex !== null;
+    const first = summary.valPrompts[0];
+    if (wasPicked) patch('compare', first ? { valIndex: first.index, prompt: first.instruction } : { valIndex: null, prompt: '' });
+    else patch('compare', { valIndex: null });
     if (summary.tokenized) {
       void refreshPlan();
       void refreshMemory();
