@@ -1,7 +1,8 @@
 // Layout, keyboard focus and accessibility of the built app, with content in every panel:
 // stories260K from files, the sample dataset, a short run on WebAssembly, a comparison and a
 // batch. At phone width (360 and 390 px) nothing is wider than the screen and the base and
-// tuned outputs stack; focus never falls to <body> when a button moves the user on; axe-core
+// tuned outputs stack; focus never falls to <body> when a button moves the user on, and only
+// the focused one of the two model file buttons shows a focus ring; axe-core
 // finds no serious or critical violation on any panel at 1400 or 390 px. Screenshots of every
 // panel at both widths land in test-results/screenshots/layout-*.png.
 import { createRequire } from 'node:module';
@@ -185,6 +186,30 @@ describe('layout, focus and accessibility', () => {
     await expect.poll(() => page.locator('#panel-compare').isVisible()).toBe(true);
     await expect.poll(focusInfo).toMatchObject({ panel: 'panel-compare' });
   }, 300_000);
+
+  test('of the two model file buttons, only the one whose input has keyboard focus shows a focus ring', async () => {
+    await show('model');
+    // Tab from "Hub settings" to the folder input, then on to the files input.
+    await page.locator('#panel-model summary', { hasText: 'Hub settings' }).focus();
+    const rings = () =>
+      page.evaluate(() =>
+        [...document.querySelectorAll<HTMLLabelElement>('#panel-model .drop-actions label.button')].map((l) => ({
+          text: l.textContent?.trim(),
+          ring: getComputedStyle(l).outlineStyle !== 'none',
+        })),
+      );
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Model files');
+    expect(await rings()).toEqual([
+      { text: 'Choose a folder…', ring: true },
+      { text: 'Choose files…', ring: false },
+    ]);
+    await page.keyboard.press('Tab');
+    expect(await rings()).toEqual([
+      { text: 'Choose a folder…', ring: false },
+      { text: 'Choose files…', ring: true },
+    ]);
+  }, 60_000);
 
   test('the histogram keeps its max-length label inside the chart when the line is at the far left', async () => {
     await show('data');
