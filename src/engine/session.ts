@@ -1,6 +1,7 @@
 // One loaded model and its adapter: the surface the worker and the CLI drive. It owns the
 // tensors; callers pass plain data in and get plain data out.
 import { loadModel, type LoadedModel } from './model/load';
+import { modelFingerprint } from './model/fingerprint';
 import { parameterCount } from './model/config';
 import type { ModelFiles } from './model/source/source-types';
 import { estimateTrainingMemory, loraParameterCount, type MemoryEstimate } from './model/memory';
@@ -29,6 +30,8 @@ export interface ModelSummary {
   hasChatTemplate: boolean;
   bosTokenId: number | null;
   eosTokenId: number | null;
+  /** Identifies the model by content (model/fingerprint.ts), however it was loaded. */
+  fingerprint: string;
 }
 
 export type AdapterOrigin = 'new' | 'imported' | 'trained';
@@ -52,11 +55,16 @@ export class Session {
   /** Where the current adapter came from (for export metadata and the UI). */
   adapterOrigin: AdapterOrigin | null = null;
 
-  private constructor(readonly loaded: LoadedModel, readonly files: ModelFiles) {}
+  private constructor(
+    readonly loaded: LoadedModel,
+    readonly files: ModelFiles,
+    readonly fingerprint: string,
+  ) {}
 
   static async open(files: ModelFiles): Promise<Session> {
     try {
-      return new Session(await loadModel(files), files);
+      const fingerprint = await modelFingerprint(files.config, files.weights);
+      return new Session(await loadModel(files), files, fingerprint);
     } finally {
       await files.weights.close();
     }
@@ -84,6 +92,7 @@ export class Session {
       hasChatTemplate: this.loaded.tokenizer.chatTemplate !== null,
       bosTokenId: this.loaded.tokenizer.bosTokenId,
       eosTokenId: this.loaded.tokenizer.eosTokenId,
+      fingerprint: this.fingerprint,
     };
   }
 
@@ -119,7 +128,7 @@ export class Session {
   }
 
   exportAdapter(): Promise<PeftFiles> {
-    return exportPeft(this.requireAdapter(), this.loaded.name);
+    return exportPeft(this.requireAdapter(), this.files.baseModelId === undefined ? this.loaded.name : this.files.baseModelId);
   }
 
   exportMergedWeights(): Promise<Uint8Array> {

@@ -253,4 +253,31 @@ describe('a first run on WebAssembly', () => {
     expect(Number(valLoss)).toBeLessThanOrEqual(Number(baseLoss) * 0.9);
     await screenshot(page, 'train-sample-default-preset');
   }, 420_000);
+
+  test('the same weights loaded as loose files and as a folder are the same model: a run from one opens on the other', async () => {
+    await page.reload();
+    await page.locator('button[data-backend="wasm"]').waitFor({ timeout: 60_000 });
+    const loose = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'].map((f) => join(STORIES_DIR, f));
+    await page.getByLabel('Choose config, tokenizer and weights files one by one').setInputFiles(loose);
+    // Loose files have no folder to be named after: the config names them.
+    await expect.poll(() => page.locator('#panel-model h2', { hasText: 'llama (5 layers × 64)' }).count(), { timeout: 60_000 }).toBe(1);
+    await tab('Data');
+    await page.getByRole('button', { name: 'Try the sample dataset' }).click();
+    await expect.poll(async () => (await page.locator('dl[aria-label="Dataset summary"]').textContent().catch(() => '')) ?? '', { timeout: 60_000 }).toMatch(/Good\s*60/);
+    await tab('Train');
+    await page.getByRole('radio', { name: /Quick check/ }).click();
+    await fill('Max steps', 3);
+    await page.getByLabel('Evaluate the base model first').uncheck();
+    await page.getByRole('button', { name: 'Start training' }).click();
+    await expect.poll(() => status().getAttribute('data-status'), { timeout: 180_000 }).toBe('done');
+
+    await tab('Model');
+    await page.getByLabel('Model files', { exact: true }).setInputFiles(STORIES_DIR);
+    await expect.poll(() => page.locator('#panel-model h2', { hasText: /^stories260K$/ }).count(), { timeout: 60_000 }).toBe(1);
+    await tab('Runs');
+    const run = page.locator('ul[aria-label="Saved runs"] > li').filter({ hasText: 'llama (5 layers × 64)' }).first();
+    await run.getByRole('button', { name: 'Load adapter' }).click();
+    await page.locator('.notice', { hasText: 'Adapter loaded' }).waitFor({ timeout: 30_000 });
+    expect(await page.locator('.notice', { hasText: 'Load the model' }).count()).toBe(0);
+  }, 300_000);
 });

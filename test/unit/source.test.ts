@@ -107,7 +107,7 @@ describe('loadModelFromFolder', () => {
 describe('loadModelFromFiles', () => {
   it('loads stories260K from File objects', async () => {
     const m = await loadModelFromFiles(FILES.map((f) => file(f)));
-    expect(m.name).toBe('model');
+    expect(m.name).toBe('llama (5 layers × 64)'); // loose files: named from the config
     await expectStories(m);
   });
 

@@ -12,13 +12,16 @@ import { startTraining, viewRun } from '../train/actions';
 import { refreshAdapter } from '../adapter';
 import { refreshRuns } from './list';
 
+/** The loaded model is the run's: by content, however either was loaded (folder, files, hub). */
 function sameModel(run: db.RunRecord): boolean {
   const info = useStore.getState().model.info;
-  if (!info || info.name !== run.model.name) return false;
+  if (!info) return false;
+  if (run.model.fingerprint) return info.fingerprint === run.model.fingerprint;
+  // Runs saved before models had fingerprints: the hub repo, or the same name from disk.
   const a = info.source;
   const b = run.model.source;
   if (a.kind === 'hub' && b.kind === 'hub') return a.repoId === b.repoId && a.revision === b.revision;
-  return a.kind === b.kind;
+  return info.name === run.model.name && a.kind === b.kind;
 }
 
 /** Loads the run's model when it can (hub runs); says what to do when it cannot. */
@@ -29,10 +32,11 @@ async function ensureModel(run: db.RunRecord): Promise<boolean> {
     notify({ tone: 'info', title: `Loading ${src.repoId}`, message: 'The run needs the model it was trained on.' });
     return (await loadFromHub({ repoId: src.repoId, revision: src.revision, host: src.host })) !== null;
   }
+  const loaded = useStore.getState().model.info;
   notify({
     tone: 'warning',
     title: `Load the model “${run.model.name}” first`,
-    message: 'This run was trained on a model loaded from disk: choose the same folder in the Model panel, then try again.',
+    message: `${loaded ? `The loaded model (${loaded.name}) is not the one this run was trained on. ` : ''}This run's model was loaded from this computer: load the same model files (a folder or the files themselves) in the Model panel, then try again.`,
   });
   showPanel('model');
   return false;

@@ -13,7 +13,8 @@ export interface RunRecord {
   createdAt: number;
   updatedAt: number;
   status: RunStatus;
-  model: { name: string; source: ModelSource; parameters: number };
+  /** fingerprint: the model's content hash (runs saved before it existed have none). */
+  model: { name: string; source: ModelSource; parameters: number; fingerprint?: string };
   data: { name: string; options: DataOptions; counts: DataCounts; format: string; template: PromptTemplate | null };
   config: TrainConfig;
   backend: string;

@@ -170,7 +170,7 @@ export async function startTraining(resume?: ResumeFrom): Promise<void> {
       createdAt: now,
       updatedAt: now,
       status: 'running',
-      model: { name: model.info.name, source: model.info.source, parameters: model.info.parameters },
+      model: { name: model.info.name, source: model.info.source, parameters: model.info.parameters, fingerprint: model.info.fingerprint },
       data: {
         name: data.input.name,
         options: structuredClone(data.options),

@@ -22,7 +22,7 @@ export interface PeftFiles {
   weights: Uint8Array;
 }
 
-export function peftConfigJson(config: LoraConfig, baseModel: string): Record<string, unknown> {
+export function peftConfigJson(config: LoraConfig, baseModel: string | null): Record<string, unknown> {
   return {
     peft_type: 'LORA',
     task_type: 'CAUSAL_LM',
@@ -46,7 +46,7 @@ export function peftConfigJson(config: LoraConfig, baseModel: string): Record<st
   };
 }
 
-export async function exportPeft(adapter: LoraAdapter, baseModel: string): Promise<PeftFiles> {
+export async function exportPeft(adapter: LoraAdapter, baseModel: string | null): Promise<PeftFiles> {
   const tensors: Array<{ name: string; shape: number[]; data: Float32Array }> = [];
   for (const [path, layer] of adapter.layers) {
     tensors.push({ name: `${PREFIX}${path}.lora_A.weight`, shape: layer.a.shape, data: (await layer.a.data()) as Float32Array });

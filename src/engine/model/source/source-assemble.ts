@@ -3,6 +3,7 @@
 import { wrapTokenizer } from '../tokenizer';
 import { missingFilesError, ModelSourceError, parseJsonFile } from './source-errors';
 import { tokenizerFromJson } from './source-tokenizer';
+import { nameFromConfig } from '../fingerprint';
 import {
   GENERATION_CONFIG,
   REQUIRED_FILES,
@@ -16,7 +17,8 @@ import {
 export interface LocalFileSet {
   /** Names the source in messages, e.g. the folder path or "dropped files (stories260K)". */
   where: string;
-  name: string;
+  /** The folder's name; null for loose files (named from their config). */
+  name: string | null;
   has(file: string): boolean;
   text(file: string): Promise<string>;
   weights(): Promise<WeightsSource>;
@@ -44,5 +46,6 @@ export async function assembleModelFiles(set: LocalFileSet): Promise<ModelFiles>
       cause: err,
     });
   }
-  return { name: set.name, config, generationConfig, tokenizer, weights: await set.weights() };
+  const named = set.name !== null ? {} : { baseModelId: typeof config._name_or_path === 'string' && config._name_or_path.trim() ? config._name_or_path.trim() : null };
+  return { name: set.name ?? nameFromConfig(config), ...named, config, generationConfig, tokenizer, weights: await set.weights() };
 }

@@ -9,7 +9,7 @@ export async function loadModelFromFiles(files: File[]): Promise<ModelFiles> {
   const folder = commonFolder(files);
   return assembleModelFiles({
     where: folder ? `the dropped folder "${folder}"` : 'the chosen files',
-    name: folder ?? 'model',
+    name: folder,
     has: (file) => byName.has(file),
     text: (file) => byName.get(file)!.text(),
     weights: async () => ({ ...blobSource(WEIGHTS_FILE, byName.get(WEIGHTS_FILE)!), close: async () => {} }),

@@ -8,8 +8,13 @@ export interface WeightsSource extends ByteSource {
 }
 
 export interface ModelFiles {
-  /** repo id or folder name */
+  /** repo id or folder name (loose files: from their config) */
   name: string;
+  /**
+   * What an exported adapter's base_model_name_or_path says, when not the name: loose files give
+   * their config's `_name_or_path`, or null when nothing names the model.
+   */
+  baseModelId?: string | null;
   /** config.json, exactly as parsed. */
   config: Record<string, unknown>;
   /** generation_config.json, or null when the model has none. */
