@@ -2,7 +2,8 @@
 // user does first must work. Stop and Pause act during the base model's evaluation, and Compare's
 // two columns hold exactly the text the engine generates, checked against `generate` run here in
 // Node on the exported adapter.
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -279,5 +280,51 @@ describe('a first run on WebAssembly', () => {
     await run.getByRole('button', { name: 'Load adapter' }).click();
     await page.locator('.notice', { hasText: 'Adapter loaded' }).waitFor({ timeout: 30_000 });
     expect(await page.locator('.notice', { hasText: 'Load the model' }).count()).toBe(0);
+  }, 300_000);
+
+  test('saved runs: a finished run shows as finished with its own settings, can be continued, and downloads under a readable name; settings load from a file and show as a command', async () => {
+    const train = page.locator('#panel-train');
+    await tab('Runs');
+    const finished = page.locator('ul[aria-label="Saved runs"] > li').filter({ hasText: 'llama (5 layers × 64)' }).first();
+    await finished.getByRole('button', { name: 'Show charts' }).click();
+    await expect.poll(() => train.isVisible()).toBe(true);
+    expect(await status().textContent()).toBe('finished');
+    // Its own settings (Quick check with 3 steps), not the defaults.
+    expect(await train.getByLabel('Max steps', { exact: true }).inputValue()).toBe('3');
+    expect(await train.getByLabel('Batch size', { exact: true }).inputValue()).toBe('4');
+
+    // Continue it: its adapter, its settings, from the current adapter.
+    await tab('Runs');
+    await finished.getByRole('button', { name: 'Continue training' }).click();
+    await expect.poll(() => train.isVisible(), { timeout: 30_000 }).toBe(true);
+    expect(await train.getByLabel('Start from', { exact: true }).inputValue()).toBe('current');
+    await fill('Max steps', 2);
+    await page.getByRole('button', { name: 'Start training' }).click();
+    await expect.poll(() => status().getAttribute('data-status'), { timeout: 180_000 }).toBe('done');
+
+    // Settings from a file: applied, bad fields named; the terminal command follows them.
+    const dir = await mkdtemp(join(tmpdir(), 'weblora-settings-'));
+    await writeFile(join(dir, 'good.json'), JSON.stringify({ weblora: 1, training: { learningRate: 0.002, batchSize: 3 } }));
+    await writeFile(join(dir, 'bad.json'), JSON.stringify({ training: { learningRate: 'fast', epochs: 0 } }));
+    await train.getByLabel('Training settings file').setInputFiles(join(dir, 'good.json'));
+    await expect.poll(() => train.getByLabel('Learning rate', { exact: true }).inputValue()).toBe('0.002');
+    expect(await train.getByLabel('Batch size', { exact: true }).inputValue()).toBe('3');
+    await train.getByLabel('Training settings file').setInputFiles(join(dir, 'bad.json'));
+    const refused = page.locator('.notice', { hasText: 'could not be loaded' });
+    await refused.waitFor({ timeout: 10_000 });
+    expect(await refused.textContent()).toMatch(/bad\.json: "learningRate" is "fast".*"epochs" is 0/);
+    expect(await train.getByLabel('Learning rate', { exact: true }).inputValue()).toBe('0.002');
+    await train.getByText('The same run in a terminal').click();
+    const command = (await train.locator('pre[aria-label="weblora train command"]').textContent()) ?? '';
+    expect(command).toMatch(/^npx weblora train/);
+    expect(command).toMatch(/--lr 0\.002/);
+    expect(command).toMatch(/--batch 3/);
+    expect(command).toContain('--data sample-instruct.jsonl');
+    await rm(dir, { recursive: true, force: true });
+
+    await tab('Runs');
+    const latest = page.locator('ul[aria-label="Saved runs"] > li').filter({ hasText: 'stories260K' }).first();
+    const [d] = await Promise.all([page.waitForEvent('download'), latest.getByRole('button', { name: 'Download' }).click()]);
+    expect(d.suggestedFilename()).toMatch(/^stories260K-sample-instruct-run\d+-lora-adapter\.zip$/);
   }, 300_000);
 });

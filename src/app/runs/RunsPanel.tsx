@@ -1,7 +1,7 @@
 // Runs kept in this browser: status, model, data, progress and losses; open one (charts and
 // adapter), resume an interrupted one from its checkpoint, download or delete it.
 import { useStore, showPanel } from '../store';
-import { downloadRunAdapter, openRunAdapter, removeRun, resumeRun } from './actions';
+import { continueRun, downloadRunAdapter, openRunAdapter, removeRun, resumeRun } from './actions';
 import { viewRun } from '../train/actions';
 import { Empty, Section } from '../components/ui';
 import { date, loss as fmtLoss } from '../util/format';
@@ -90,6 +90,11 @@ export function RunsPanel() {
                       <button type="button" className="secondary" disabled={training} onClick={() => void openRunAdapter(r)}>
                         Load adapter
                       </button>
+                      {(r.status === 'done' || r.status === 'stopped') && (
+                        <button type="button" className="secondary" disabled={training} onClick={() => void continueRun(r)}>
+                          Continue training
+                        </button>
+                      )}
                       <button type="button" className="secondary" onClick={() => void downloadRunAdapter(r)}>
                         Download
                       </button>

@@ -5,12 +5,13 @@ import { failureOf } from '../engine';
 import { isTraining, notify, patch, showPanel, useStore } from '../store';
 import * as db from './db';
 import { zipAdapter } from '../export/zip';
-import { download, safeName } from '../util/download';
+import { download, fileStem } from '../util/download';
 import { loadFromHub } from '../model/actions';
 import { setDataset } from '../data/actions';
 import { startTraining, viewRun } from '../train/actions';
 import { refreshAdapter } from '../adapter';
 import { refreshRuns } from './list';
+import { setTrainConfig } from '../train/plan';
 
 /** The loaded model is the run's: by content, however either was loaded (folder, files, hub). */
 function sameModel(run: db.RunRecord): boolean {
@@ -85,6 +86,19 @@ export async function resumeRun(run: db.RunRecord): Promise<void> {
   await startTraining({ run, checkpoint });
 }
 
+/**
+ * A finished or stopped run trained further: its adapter loaded, its settings in the Train panel
+ * with "start from the current adapter" (a fresh optimizer; the step count starts again).
+ */
+export async function continueRun(run: db.RunRecord): Promise<void> {
+  if (isTraining()) return;
+  await openRunAdapter(run);
+  if (useStore.getState().adapter === null) return;
+  setTrainConfig({ ...structuredClone(run.config), init: 'current' });
+  showPanel('train');
+  notify({ tone: 'info', title: 'Ready to continue', message: `Training starts from the adapter of “${run.name}”. Set the steps or epochs to add, then Start training.` });
+}
+
 export async function removeRun(run: db.RunRecord): Promise<void> {
   if (useStore.getState().train.runId === run.id && isTraining()) return;
   await db.deleteRun(run.id);
@@ -95,5 +109,7 @@ export async function removeRun(run: db.RunRecord): Promise<void> {
 export async function downloadRunAdapter(run: db.RunRecord): Promise<void> {
   const files = await db.getAdapter(run.id);
   if (!files) return;
-  download(`${safeName(run.name)}-adapter.zip`, zipAdapter(files), 'application/zip');
+  // stories260K-sample-instruct-run1-lora-adapter.zip
+  const number = /^Run (\d+)/.exec(run.name)?.[1];
+  download(`${fileStem(run.model.name, run.data.name, number ? `run${number}` : '')}-lora-adapter.zip`, zipAdapter(files), 'application/zip');
 }

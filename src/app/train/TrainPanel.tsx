@@ -3,7 +3,8 @@
 import { memo, useEffect, useRef, useState } from 'react';
 import { patch, showPanel, useStore, type PhaseProgress } from '../store';
 import { HELP, TARGETS, TRAIN_PRESETS, targetPresetOf, type TargetPreset } from './presets';
-import { applyPreset, pauseTraining, resumeTraining, startTraining, stopTraining } from './actions';
+import { applyPreset, loadSettingsFile, pauseTraining, resumeTraining, startTraining, stopTraining } from './actions';
+import { trainCommand } from './cli-command';
 import { setTrainConfig } from './plan';
 import { CheckField, ErrorCard, NumberField, ProgressBar, Section, SelectField, Stat, Callout } from '../components/ui';
 import { LineChart } from './LineChart';
@@ -227,9 +228,52 @@ const Settings = memo(function Settings() {
         </div>
         <CheckField label="Evaluate the base model first" help={HELP.evalBase} checked={c.evalBase} onChange={(evalBase) => setTrainConfig({ evalBase })} />
       </fieldset>
+      <SettingsFile locked={locked} />
     </Section>
   );
 });
+
+/** Settings from a file (an exported training config), and the same run as a CLI command. */
+function SettingsFile({ locked }: { locked: boolean }) {
+  const c = useStore((s) => s.train.config);
+  const data = useStore((s) => s.data);
+  const model = useStore((s) => s.model.info);
+  const command = trainCommand(
+    c,
+    data.options,
+    model ? (model.source.kind === 'hub' ? model.source.repoId : `path/to/${model.name}`) : 'MODEL_DIR',
+    data.input?.name ?? 'data.jsonl',
+  );
+  return (
+    <div className="settings-file">
+      <label className={`button secondary small-button ${locked ? 'disabled' : ''}`} htmlFor="train-settings-file">
+        Load settings from a file…
+      </label>
+      <input
+        id="train-settings-file"
+        className="visually-hidden-input"
+        type="file"
+        accept=".json,application/json"
+        aria-label="Training settings file"
+        disabled={locked}
+        onChange={(e) => {
+          const file = e.currentTarget.files?.[0];
+          e.currentTarget.value = '';
+          if (file) void loadSettingsFile(file);
+        }}
+      />
+      <details>
+        <summary>The same run in a terminal</summary>
+        <pre className="command" tabIndex={0} aria-label="weblora train command">
+          {command}
+        </pre>
+        <button type="button" className="secondary small-button" onClick={() => void navigator.clipboard?.writeText(command.replace(/ \\\n\s+/g, ' '))}>
+          Copy command
+        </button>
+      </details>
+    </div>
+  );
+}
 
 const STATUS_WORDS: Record<string, string> = { running: 'training', done: 'finished', idle: 'saved run' };
 

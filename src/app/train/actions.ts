@@ -11,6 +11,7 @@ import { loss as fmtLoss, sci } from '../util/format';
 import { refreshRuns } from '../runs/list';
 import { refreshAdapter } from '../adapter';
 import { setTrainConfig } from './plan';
+import { ConfigFileError, readTrainingConfig } from './config-file';
 
 const MAX_LOG = 400;
 
@@ -278,6 +279,21 @@ export async function stopTraining(): Promise<void> {
   await engine.call((api) => api.stop()).catch(() => {});
 }
 
+/** Settings from a training config file (or a saved run's), ready for the next run. */
+export async function loadSettingsFile(file: File): Promise<void> {
+  try {
+    const { config, ignored } = readTrainingConfig(await file.text(), file.name, useStore.getState().train.config);
+    setTrainConfig(config);
+    notify({
+      tone: 'success',
+      title: 'Settings loaded',
+      message: `From ${file.name}${ignored.length ? `; not training settings, left out: ${ignored.join(', ')}` : ''}.`,
+    });
+  } catch (e) {
+    notify({ tone: 'error', title: 'These settings could not be loaded', message: e instanceof ConfigFileError ? e.message : String(e) });
+  }
+}
+
 export function applyPreset(name: string, config: TrainConfig): void {
   setTrainConfig(structuredClone(config), name);
 }
@@ -293,7 +309,10 @@ export function viewRun(run: db.RunRecord): void {
     baseEval: run.baseEval,
     step: run.step,
     totalSteps: run.totalSteps,
-    log: [`Showing the saved history of “${run.name}”`],
+    log: [`Showing the saved history of “${run.name}”, with its settings`],
+    // The Settings column shows the run's own settings (and the next run starts from them).
+    config: structuredClone(run.config),
+    preset: 'custom',
     etaMs: null,
     elapsedMs: run.points.at(-1)?.elapsedMs ?? 0,
     checkpointStep: run.checkpointStep,

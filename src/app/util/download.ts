@@ -16,3 +16,11 @@ export function download(name: string, data: Uint8Array | string, type = 'applic
 export function safeName(s: string): string {
   return s.replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80) || 'model';
 }
+
+/** A file name from its parts: the model's last path segment, a data file without its extension… */
+export function fileStem(...parts: string[]): string {
+  return parts
+    .map((p) => safeName(p.split('/').pop()!.replace(/\.(jsonl?|txt|csv)$/i, '')))
+    .filter((p) => p && p !== 'model')
+    .join('-');
+}

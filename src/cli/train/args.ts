@@ -1,5 +1,6 @@
 import type { TrainOptions } from '../../engine/train/trainer';
-import { defineCommand } from '../command';
+import { defineCommand, type CommandDefinition } from '../command';
+import { parseFlags } from '../shared/flags';
 import { BACKEND_ROW, HELP_ROW, KERNELS_ROW, helpSection } from '../shared/help';
 import { BACKEND_CHOICES, KERNEL_CHOICES, type BackendChoice, type KernelChoice } from '../shared/backend-choice';
 import { DATA_OPTIONS, DATA_ROWS, parseDataArgs, type DataArgs } from '../shared/data';
@@ -31,7 +32,7 @@ export interface TrainArgs {
   kernels: KernelChoice;
 }
 
-export const trainCommand = defineCommand<TrainArgs>({
+const TRAIN: CommandDefinition<TrainArgs> = {
   name: 'train',
   summary: 'LoRA fine-tune on a JSONL dataset; writes a PEFT adapter',
   help: `Usage: weblora train --model DIR --data FILE --out DIR [options]
@@ -75,7 +76,7 @@ ${helpSection('Training', [
   ['--warmup N', 'linear warm-up steps (default 0)'],
   ['--schedule S', 'cosine | linear | constant, after warm-up (default cosine)'],
   ['--weight-decay W', 'AdamW decoupled weight decay (default 0)'],
-  ['--max-grad-norm G', 'clip gradients to this global norm (default 1)'],
+  ['--max-grad-norm G', 'clip gradients to this global norm (default 1; 0: no clipping)'],
   ['--eval-every N', 'evaluate every N steps (needs --val-fraction)'],
 ])}
 
@@ -144,7 +145,7 @@ ${helpSection('Checkpoints', [
         warmupSteps: f.int('warmup', 0, { min: 0 }),
         schedule: f.choice('schedule', ['cosine', 'linear', 'constant'] as const, 'cosine'),
         weightDecay: f.number('weight-decay', 0, { min: 0 }),
-        maxGradNorm: f.number('max-grad-norm', 1, { above: 0 }),
+        maxGradNorm: f.number('max-grad-norm', 1, { min: 0 }),
         evalEvery,
         checkpointEvery: f.int('checkpoint-every', 0, { min: 1 }),
       },
@@ -156,4 +157,12 @@ ${helpSection('Checkpoints', [
     };
   },
   load: async () => (await import('./run')).runTrain,
-});
+};
+
+export const trainCommand = defineCommand(TRAIN);
+
+/** A `weblora train` command line as typed args (a usage error throws), without running it. */
+export function parseTrainArgs(argv: readonly string[]): TrainArgs {
+  return TRAIN.parse(parseFlags('train', argv, TRAIN.options));
+}
+
