@@ -26,6 +26,21 @@ async function fill(label: string, value: string | number, panel?: string): Prom
 }
 
 const status = () => page.locator('#panel-train [data-status]').first();
+
+/** The sample dataset (10% held out), then a Quick check run of `steps` steps to its end. */
+async function quickRunOnSample(steps: number): Promise<void> {
+  await tab('Data');
+  await page.getByRole('button', { name: 'Try the sample dataset' }).click();
+  const summary = page.locator('dl[aria-label="Dataset summary"]');
+  await expect.poll(async () => (await summary.textContent().catch(() => '')) ?? '', { timeout: 60_000 }).toMatch(/Records\s*60Good\s*60/);
+  await fill('Validation share (%)', 10);
+  await tab('Train');
+  await page.getByRole('radio', { name: /Quick check/ }).click();
+  await fill('Max steps', steps);
+  await page.getByLabel('Evaluate the base model first').uncheck();
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await expect.poll(() => status().getAttribute('data-status'), { timeout: 180_000 }).toBe('done');
+}
 const stepLog = async () => (await page.locator('ol[aria-label="Step log"]').textContent()) ?? '';
 
 beforeAll(async () => {
@@ -120,17 +135,7 @@ describe('a first run on WebAssembly', () => {
   }, 300_000);
 
   test('Compare: both columns equal what generate returns for the same prompt, seed and adapter', async () => {
-    await tab('Data');
-    await page.getByRole('button', { name: 'Try the sample dataset' }).click();
-    const summary = page.locator('dl[aria-label="Dataset summary"]');
-    await expect.poll(async () => (await summary.textContent().catch(() => '')) ?? '', { timeout: 60_000 }).toMatch(/Records\s*60Good\s*60/);
-    await fill('Validation share (%)', 10);
-    await tab('Train');
-    await page.getByRole('radio', { name: /Quick check/ }).click();
-    await fill('Max steps', 8);
-    await page.getByLabel('Evaluate the base model first').uncheck();
-    await page.getByRole('button', { name: 'Start training' }).click();
-    await expect.poll(() => status().getAttribute('data-status'), { timeout: 180_000 }).toBe('done');
+    await quickRunOnSample(8);
 
     await tab('Export');
     const files: Record<string, Buffer> = {};
@@ -262,15 +267,7 @@ describe('a first run on WebAssembly', () => {
     await page.getByLabel('Choose config, tokenizer and weights files one by one').setInputFiles(loose);
     // Loose files have no folder to be named after: the config names them.
     await expect.poll(() => page.locator('#panel-model h2', { hasText: 'llama (5 layers × 64)' }).count(), { timeout: 60_000 }).toBe(1);
-    await tab('Data');
-    await page.getByRole('button', { name: 'Try the sample dataset' }).click();
-    await expect.poll(async () => (await page.locator('dl[aria-label="Dataset summary"]').textContent().catch(() => '')) ?? '', { timeout: 60_000 }).toMatch(/Good\s*60/);
-    await tab('Train');
-    await page.getByRole('radio', { name: /Quick check/ }).click();
-    await fill('Max steps', 3);
-    await page.getByLabel('Evaluate the base model first').uncheck();
-    await page.getByRole('button', { name: 'Start training' }).click();
-    await expect.poll(() => status().getAttribute('data-status'), { timeout: 180_000 }).toBe('done');
+    await quickRunOnSample(3);
 
     await tab('Model');
     await page.getByLabel('Model files', { exact: true }).setInputFiles(STORIES_DIR);
