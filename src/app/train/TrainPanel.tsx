@@ -12,11 +12,16 @@ import { MemoryBar } from '../model/ModelPanel';
 import { bytes, count, duration, loss as fmtLoss, sci } from '../util/format';
 import type { ScheduleKind } from '../../worker/api';
 
-/** Rough sustained FLOP/s of TF.js training per backend, until a run has been measured. */
-function assumedFlops(backend: string | undefined, architecture: string | undefined): number {
-  if (backend === 'webgpu') return architecture === 'swiftshader' ? 2e9 : 2e11;
-  if (backend === 'wasm') return 1e10;
-  return 2e9;
+/**
+ * Rough sustained FLOP/s of TF.js training per backend, until a run has been measured: what small
+ * models reach, where per-op overhead rather than arithmetic sets the pace (stories260K on two
+ * cores: ~1,000 tokens/s on wasm, ~100 on cpu or SwiftShader). Larger models do better, so the
+ * first estimate errs long; the run's own ETA is measured from its first step.
+ */
+function assumedFlops(backend: string | undefined, software: boolean | undefined): number {
+  if (backend === 'webgpu') return software ? 2e8 : 2e11;
+  if (backend === 'wasm') return 1.5e9;
+  return 1.5e8;
 }
 
 export function TrainPanel() {
@@ -33,7 +38,7 @@ export function TrainPanel() {
   const active = ['starting', 'running', 'pausing', 'paused', 'stopping'].includes(status);
   const t = { status, error, viewing, runId, measuredFlops };
 
-  const throughput = measuredFlops ?? assumedFlops(backend?.name, backend?.adapter?.architecture);
+  const throughput = measuredFlops ?? assumedFlops(backend?.name, backend?.adapter?.software);
   const estMs = plan ? (((plan.flopsPerEpoch / Math.max(1, plan.stepsPerEpoch)) * plan.totalSteps + plan.evalFlops) * 1000) / throughput : null;
   const config = useStore((s) => s.train.config);
   const warmupTooLong = !!plan && config.warmupSteps > 0 && config.warmupSteps >= plan.totalSteps;
