@@ -70,11 +70,14 @@ async function recover(): Promise<void> {
 const BACKENDS: readonly BackendChoice[] = ['auto', 'webgpu', 'wasm', 'cpu'];
 const KERNELS: readonly KernelChoice[] = ['fused', 'stock'];
 
+function oneOf<T extends string>(value: string | null, allowed: readonly T[]): T | null {
+  return value !== null && (allowed as readonly string[]).includes(value) ? (value as T) : null;
+}
+
 /** The user's backend menu choices, kept across reloads (a URL parameter overrides them once). */
 function saved<T extends string>(key: string, allowed: readonly T[]): T | null {
   try {
-    const v = localStorage.getItem(key) as T | null;
-    return v && allowed.includes(v) ? v : null;
+    return oneOf(localStorage.getItem(key), allowed);
   } catch {
     return null;
   }
@@ -124,12 +127,8 @@ export async function restartEngine(): Promise<void> {
 
 export function boot(): void {
   const params = new URLSearchParams(location.search);
-  const param = <T extends string>(name: string, allowed: readonly T[]) => {
-    const v = params.get(name) as T | null;
-    return v && allowed.includes(v) ? v : null;
-  };
-  const prefer = param('backend', BACKENDS) ?? saved('weblora.backend', BACKENDS) ?? 'auto';
-  const kernels = param('kernels', KERNELS) ?? saved('weblora.kernels', KERNELS) ?? 'fused';
+  const prefer = oneOf(params.get('backend'), BACKENDS) ?? saved('weblora.backend', BACKENDS) ?? 'auto';
+  const kernels = oneOf(params.get('kernels'), KERNELS) ?? saved('weblora.kernels', KERNELS) ?? 'fused';
   startEngine(prefer, kernels);
   void initRuns();
 }

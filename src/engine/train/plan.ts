@@ -52,9 +52,9 @@ export function planRun(train: readonly BatchExample[], o: PlanOptions): RunPlan
 
 /** Evaluations after steps from+1..to of a run: every `evalEvery` steps, and after its last. */
 export function evalsBetween(from: number, to: number, totalSteps: number, evalEvery: number): number {
-  let n = 0;
-  for (let s = from + 1; s <= to; s++) if ((evalEvery > 0 && s % evalEvery === 0) || s === totalSteps) n++;
-  return n;
+  const periodic = evalEvery > 0 ? Math.floor(to / evalEvery) - Math.floor(from / evalEvery) : 0;
+  const last = from < totalSteps && totalSteps <= to && !(evalEvery > 0 && totalSteps % evalEvery === 0) ? 1 : 0;
+  return periodic + last;
 }
 
 /** How many times a run evaluates, the base model's evaluation included. */

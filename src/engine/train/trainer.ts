@@ -1,6 +1,7 @@
 // The supervised LoRA training loop. One optimizer step = `gradAccum` micro-batches; its loss
-// is Σ token losses / Σ trained tokens over those micro-batches (as TRL computes it; src/engine/README.md), so each
-// micro-batch's summed loss is divided by the step's total before its gradients are added.
+// is Σ token losses / Σ trained tokens over those micro-batches (as TRL computes it; see
+// src/engine/README.md), so each micro-batch's summed loss is divided by the step's total
+// before its gradients are added.
 // Everything random (data order, dropout) is derived from (seed, epoch, step), which is what
 // makes a resumed run repeat the uninterrupted one loss for loss.
 import { tf } from '../tf';
