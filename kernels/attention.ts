@@ -91,37 +91,46 @@ defineGradient({
 // softmax instead of NaN.
 const MASKED = -1e9;
 
-/** Additive bias [B, 1, T, S]: 0 where query t may see key j, −1e9 elsewhere. */
-function attentionBias(mask: tf.Tensor2D, seq: number, pastLen: number): tf.Tensor4D {
+/**
+ * Additive bias [B, 1, T, S]: 0 where query t (at position past + t) may see key j, −1e9
+ * elsewhere; with a window W only the keys j > past + t − W (HF's sliding-window mask).
+ */
+function attentionBias(mask: tf.Tensor2D, seq: number, pastLen: number, window: number): tf.Tensor4D {
   const total = pastLen + seq;
   const rows = tf.range(pastLen, total, 1, 'int32').reshape([seq, 1]);
   const cols = tf.range(0, total, 1, 'int32').reshape([1, total]);
-  const causal = tf.lessEqual(cols, rows).reshape([1, 1, seq, total]);
+  let visible = tf.lessEqual(cols, rows);
+  if (window < total) visible = tf.logicalAnd(visible, tf.greater(cols, rows.sub(window)));
+  const causal = visible.reshape([1, 1, seq, total]);
   const keyReal = tf.cast(mask, 'bool').reshape([mask.shape[0], 1, 1, total]);
   const allowed = tf.logicalAnd(causal, keyReal);
   return tf.where(allowed, tf.zerosLike(allowed).toFloat(), tf.fill(allowed.shape, MASKED)) as tf.Tensor4D;
 }
 
-// A forward passes the same mask to every layer: the stock bias is built once per mask (and
-// rebuilt should the tensor it was built in have been disposed by an enclosing tidy).
-const biases = new WeakMap<tf.Tensor2D, { seq: number; bias: tf.Tensor4D }>();
+// A forward passes the same mask to every layer: the stock bias is built once per mask and
+// window (Gemma's layers use two), and rebuilt should the tensor it was built in have been
+// disposed by an enclosing tidy.
+const biases = new WeakMap<tf.Tensor2D, Map<string, tf.Tensor4D>>();
 
-function biasFor(mask: tf.Tensor2D, seq: number): tf.Tensor4D {
-  const hit = biases.get(mask);
-  if (hit && hit.seq === seq && !hit.bias.isDisposed) return hit.bias;
-  const bias = attentionBias(mask, seq, mask.shape[1] - seq);
-  biases.set(mask, { seq, bias });
+function biasFor(mask: tf.Tensor2D, seq: number, window: number): tf.Tensor4D {
+  const key = `${seq}:${window}`;
+  let byShape = biases.get(mask);
+  const hit = byShape?.get(key);
+  if (hit && !hit.isDisposed) return hit;
+  const bias = attentionBias(mask, seq, mask.shape[1] - seq, window);
+  if (!byShape) biases.set(mask, (byShape = new Map()));
+  byShape.set(key, bias);
   return bias;
 }
 
 /** The stock composition: GQA by stacking each KV head's query heads along the rows. */
-function causalAttentionStock(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D): tf.Tensor3D {
+function causalAttentionStock(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D, window: number, scale: number): tf.Tensor3D {
   const [batch, heads, seq, d] = q.shape;
   const kvHeads = k.shape[1];
   const groups = heads / kvHeads;
-  const b = biasFor(mask, seq);
+  const b = biasFor(mask, seq, window);
   const qg = q.reshape([batch, kvHeads, groups * seq, d]);
-  const scores = tf.matMul(qg, k, false, true).mul(1 / Math.sqrt(d));
+  const scores = tf.matMul(qg, k, false, true).mul(scale);
   const groupBias = groups === 1 ? b : tf.tile(b, [1, 1, groups, 1]);
   const probs = tf.softmax(scores.add(groupBias));
   return tf
@@ -131,21 +140,37 @@ function causalAttentionStock(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, ma
     .reshape([batch, seq, heads * d]) as tf.Tensor3D;
 }
 
+export interface AttentionOptions {
+  /**
+   * Sliding window: the query at position i sees the keys j with i − window < j ≤ i (Gemma 3's
+   * sliding_attention layers, as transformers masks them). Positions count from the start of the
+   * KV cache, so query row t is at past + t. Default: no window (every earlier key).
+   */
+  window?: number;
+  /** Score scale; default 1/√D (Gemma 3: 1/√query_pre_attn_scalar). */
+  scale?: number;
+}
+
 /**
- * Causal softmax(q·kᵀ/√d + mask)·v for q [B, H, T, D] and k, v [B, Hk, S, D] (S = past + T,
+ * Causal softmax(q·kᵀ·scale + mask)·v for q [B, H, T, D] and k, v [B, Hk, S, D] (S = past + T,
  * H a multiple of Hk; query head h reads KV head h / (H / Hk)); `mask` [B, S] is 1 for real
  * keys, 0 for padding. Returns the context in o_proj's layout, [B, T, H·D].
  */
-export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D): tf.Tensor3D {
-  if (!fusedActive()) return causalAttentionStock(q, k, v, mask);
+export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor2D, opts: AttentionOptions = {}): tf.Tensor3D {
   const [b, heads, seq, d] = q.shape;
+  const window = opts.window ?? Infinity;
+  const scale = opts.scale ?? 1 / Math.sqrt(d);
+  if (!(window >= 1) || (Number.isFinite(window) && !Number.isInteger(window))) throw new Error(`causalAttention: window ${opts.window} is not a positive integer`);
+  if (!Number.isFinite(scale)) throw new Error(`causalAttention: scale ${opts.scale} is not finite`);
+  // Window not (yet) in the fused kernel: the stock composition.
+  if (!fusedActive() || Number.isFinite(window)) return causalAttentionStock(q, k, v, mask, window, scale);
   const [bk, kvHeads, keys, dk] = k.shape;
   if (bk !== b || dk !== d || heads % kvHeads !== 0 || keys < seq || !tf.util.arraysEqual(k.shape, v.shape)) {
     throw new Error(`causalAttention: q ${q.shape}, k ${k.shape}, v ${v.shape} do not fit`);
   }
   if (!tf.util.arraysEqual(mask.shape, [b, keys])) throw new Error(`causalAttention: mask ${mask.shape} is not [${b}, ${keys}]`);
   const m = mask.dtype === 'int32' ? mask : mask.toInt();
-  const ctx = runKernel(ATTENTION, { q, k, v, mask: m }, { scale: 1 / Math.sqrt(d) }) as tf.Tensor3D;
+  const ctx = runKernel(ATTENTION, { q, k, v, mask: m }, { scale }) as tf.Tensor3D;
   if (m !== mask) m.dispose();
   return ctx;
 }
