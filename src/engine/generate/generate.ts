@@ -1,14 +1,16 @@
 // Autoregressive generation: one prefill over the prompt, then one token per step reusing
 // the KV cache (or, with useCache false, the whole sequence again — the reference the cache
 // is tested against). Text is streamed as deltas of the decoded continuation, so multi-token
-// characters (byte fallback) appear only once complete.
+// characters (byte fallback) appear only once complete, and text that may begin a stop string
+// only once it cannot (stop-strings.ts).
 import { tf } from '../tf';
-import type { LlamaModel, PastKeyValues } from '../model/llama';
+import type { Decoder, PastKeyValues } from '../model/decoder';
 import type { TextTokenizer } from '../model/tokenizer';
 import type { LoraAdapter } from '../lora/lora';
 import { mulberry32 } from '../rng';
 import { sampleToken, type SamplingOptions } from './sampling';
 import { nextTurn } from '../next-turn';
+import { cutAtStop, StopStringStream } from './stop-strings';
 
 export interface GenerateOptions extends SamplingOptions {
   maxNewTokens: number;
@@ -37,7 +39,7 @@ export interface GenerateResult {
 }
 
 export async function generate(
-  model: LlamaModel,
+  model: Decoder,
   tokenizer: TextTokenizer,
   prompt: string | number[],
   opts: GenerateOptions,
@@ -50,7 +52,10 @@ export async function generate(
   const promptText = tokenizer.decode(promptIds, { skipSpecialTokens: true });
   const ids: number[] = [];
   let past: PastKeyValues | undefined;
-  let text = '';
+  const stops = opts.stopStrings ?? [];
+  const stream = new StopStringStream(stops);
+  /** False once onText asked to stop: it hears nothing more. */
+  let listening = true;
   let finishReason: FinishReason = 'length';
   let prefillMs = 0;
   const t0 = performance.now();
@@ -84,21 +89,13 @@ export async function generate(
         finishReason = 'eos';
         break;
       }
-      const full = continuation(tokenizer, promptIds, promptText, ids);
-      const stop = firstStop(full, opts.stopStrings);
-      const visible = stop === -1 ? full : full.slice(0, stop);
-      // A partial UTF-8 sequence decodes to U+FFFD until its last byte arrives: hold it back.
-      const settled = visible.endsWith('\uFFFD') ? text : visible;
-      // Deltas only ever extend what was streamed; should decoding rewrite earlier text, the
-      // stream waits and the result's text is the truth.
-      const delta = settled.startsWith(text) ? settled.slice(text.length) : '';
-      text += delta;
+      const { delta, stopped } = stream.push(continuation(tokenizer, promptIds, promptText, ids));
       if (delta && opts.onText?.(delta, id) === false) {
         finishReason = 'aborted';
+        listening = false;
         break;
       }
-      if (stop !== -1) {
-        text = visible;
+      if (stopped) {
         finishReason = 'stop-string';
         break;
       }
@@ -106,7 +103,10 @@ export async function generate(
   } finally {
     disposePast(past);
   }
-  if (finishReason !== 'stop-string') text = continuation(tokenizer, promptIds, promptText, ids);
+  const text = cutAtStop(continuation(tokenizer, promptIds, promptText, ids), stops);
+  // Held back in case it began a stop string; generation is over, so it did not.
+  const rest = listening ? stream.finish(text) : '';
+  if (rest) opts.onText?.(rest, ids[ids.length - 1] ?? -1);
   return { promptIds, ids, text, finishReason, prefillMs, decodeMs: performance.now() - t0 - prefillMs };
 }
 
@@ -119,15 +119,6 @@ export async function generate(
 function continuation(tokenizer: TextTokenizer, promptIds: number[], prompt: string, ids: number[]): string {
   const full = tokenizer.decode([...promptIds, ...ids], { skipSpecialTokens: true });
   return full.startsWith(prompt) ? full.slice(prompt.length) : tokenizer.decode(ids, { skipSpecialTokens: true });
-}
-
-function firstStop(text: string, stops: string[] | undefined): number {
-  let at = -1;
-  for (const s of stops ?? []) {
-    const i = s ? text.indexOf(s) : -1;
-    if (i !== -1 && (at === -1 || i < at)) at = i;
-  }
-  return at;
 }
 
 function disposePast(past: PastKeyValues | undefined): void {
