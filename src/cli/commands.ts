@@ -4,8 +4,9 @@ import { infoCommand } from './info/args';
 import { generateCommand } from './generate/args';
 import { trainCommand } from './train/args';
 import { evalCommand } from './eval/args';
+import { exportJobCommand } from './export-job/args';
 
-export const COMMANDS: readonly Command[] = [infoCommand, generateCommand, trainCommand, evalCommand];
+export const COMMANDS: readonly Command[] = [infoCommand, generateCommand, trainCommand, evalCommand, exportJobCommand];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);

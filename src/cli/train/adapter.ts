@@ -7,7 +7,7 @@ import { UsageError } from '../shared/errors';
 import type { CliIO } from '../shared/io';
 import { readAdapterDir } from '../shared/model';
 import { resolveTargets } from '../shared/targets';
-import { LORA_DEFAULTS, type TrainArgs } from './args';
+import { LORA_DEFAULTS, type LoraArgs, type TrainArgs } from './args';
 import { sha256 } from './identity';
 
 export interface StartingAdapter {
@@ -16,16 +16,21 @@ export interface StartingAdapter {
   initSha256?: string;
 }
 
+/** A new adapter's settings from the LoRA flags and their defaults. */
+export function newLoraConfig(l: LoraArgs, command = 'train'): LoraConfig {
+  return {
+    r: l.r ?? LORA_DEFAULTS.r,
+    alpha: l.alpha ?? LORA_DEFAULTS.alpha,
+    dropout: l.dropout ?? LORA_DEFAULTS.dropout,
+    useRslora: l.rslora ?? LORA_DEFAULTS.rslora,
+    targetModules: resolveTargets(l.targets ?? LORA_DEFAULTS.targets, command),
+  };
+}
+
 export async function setUpAdapter(session: Session, a: TrainArgs, io: CliIO): Promise<StartingAdapter> {
   const l = a.lora;
   if (!a.initAdapter) {
-    const config: LoraConfig = {
-      r: l.r ?? LORA_DEFAULTS.r,
-      alpha: l.alpha ?? LORA_DEFAULTS.alpha,
-      dropout: l.dropout ?? LORA_DEFAULTS.dropout,
-      useRslora: l.rslora ?? LORA_DEFAULTS.rslora,
-      targetModules: resolveTargets(l.targets ?? LORA_DEFAULTS.targets, 'train'),
-    };
+    const config = newLoraConfig(l);
     session.newAdapter(config, a.loop.seed);
     return { config };
   }

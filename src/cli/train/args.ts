@@ -32,7 +32,8 @@ export interface TrainArgs {
   kernels: KernelChoice;
 }
 
-const TRAIN: CommandDefinition<TrainArgs> = {
+/** Exported for `export-job`, which takes the same data, LoRA and training flags. */
+export const TRAIN: CommandDefinition<TrainArgs> = {
   name: 'train',
   summary: 'LoRA fine-tune on a JSONL dataset; writes a PEFT adapter',
   help: `Usage: weblora train --model DIR --data FILE --out DIR [options]

@@ -1,5 +1,5 @@
 // Public surface of the data pipeline (see pipeline.ts for the usual entry point).
-export { prepareDataset, type PrepareOptions, type PreparedDataset } from './pipeline';
+export { prepareDataset, prepareLoaded, type PrepareOptions, type PreparedDataset } from './pipeline';
 export { loadDataset, DatasetFormatError, type DataFile, type LoadOptions, type LoadedDataset, type FileReport, type SourcedSample } from './load';
 export { buildExamples, type ExampleOptions, type BuiltExamples } from './examples';
 export { makeBatches, bucketSizes, bucketFor, padIdOf, type Batch, type BatchOptions, type BatchExample } from './batches';

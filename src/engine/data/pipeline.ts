@@ -1,8 +1,8 @@
 // The one call the trainer and the UI make: files + tokenizer -> train/validation examples and
 // a report. Batching stays separate (batches.ts) because it is redone every epoch with a new seed.
 import type { TextTokenizer } from '../model/tokenizer';
-import { buildExamples } from './examples';
-import { loadDataset, type DataFile, type LoadOptions } from './load';
+import { buildExamplesAsync } from './examples';
+import { loadDataset, type DataFile, type LoadedDataset, type LoadOptions } from './load';
 import type { DataReport } from './report';
 import { splitTrainVal } from './split';
 import { resolveTemplate, type PromptTemplate } from './template';
@@ -24,6 +24,8 @@ export interface PrepareOptions extends LoadOptions {
   seed?: number;
   /** Tokenization progress, in samples. */
   onProgress?: (done: number, total: number) => void;
+  /** Aborting it stops reading or tokenizing within a few dozen records (rejects with an AbortError). */
+  signal?: AbortSignal;
 }
 
 export interface PreparedDataset {
@@ -38,14 +40,19 @@ export async function prepareDataset(
   tok: TextTokenizer,
   opts: PrepareOptions,
 ): Promise<PreparedDataset> {
+  return prepareLoaded(await loadDataset(files, opts), tok, opts);
+}
+
+/** prepareDataset for samples already read (a job export needs the samples and the split both). */
+export function prepareLoaded(loaded: LoadedDataset, tok: TextTokenizer, opts: PrepareOptions): PreparedDataset {
   const template = resolveTemplate(opts.template ?? 'auto', tok);
-  const loaded = await loadDataset(files, opts);
-  const built = buildExamples(loaded.samples, tok, {
+  const built = await buildExamplesAsync(loaded.samples, tok, {
     template,
     maxLength: opts.maxLength,
     trainOn: opts.trainOn ?? 'responses',
     ...(opts.appendEos === undefined ? {} : { appendEos: opts.appendEos }),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
   });
   const { train, val } = splitTrainVal(
     built.examples,
