@@ -28,7 +28,7 @@ const CODE: Record<Kind, (sh: AttentionShape) => string> = {
  * q [B, H, T, D], k [B, Hk, S, D]; one lane per query row (a key row for dK/dV), W rows to a
  * workgroup.
  */
-export function attentionProgram(kind: Kind, inputs: Program['inputs'] & { Q: tf.TensorInfo; K: tf.TensorInfo }, outputs: Program['outputs'], scale: number): Program {
+export function attentionProgram(kind: Kind, inputs: Program['inputs'] & { Q: tf.TensorInfo; K: tf.TensorInfo }, outputs: Program['outputs'], scale: number, window = Infinity): Program {
   const [b, heads, seq, d] = inputs.Q.shape;
   const [, kvHeads, keys] = inputs.K.shape;
   const sh = { d, w: attentionLanes(d) };
@@ -36,7 +36,7 @@ export function attentionProgram(kind: Kind, inputs: Program['inputs'] & { Q: tf
     name: `attn_${kind}_${sh.d}_${sh.w}`,
     outputs,
     inputs,
-    uniforms: { heads: i32(heads), kvHeads: i32(kvHeads), seq: i32(seq), keys: i32(keys), past: i32(keys - seq), scale: f32(scale) },
+    uniforms: { heads: i32(heads), kvHeads: i32(kvHeads), seq: i32(seq), keys: i32(keys), past: i32(keys - seq), window: i32(Math.min(window, keys)), scale: f32(scale) },
     workgroupSize: [sh.w, 1, 1],
     dispatch: kind === 'dkv' ? [Math.ceil(keys / sh.w), kvHeads, b] : [Math.ceil(seq / sh.w), heads, b],
     flat: false,
@@ -47,23 +47,23 @@ export function attentionProgram(kind: Kind, inputs: Program['inputs'] & { Q: tf
 defineKernel(ATTENTION, ({ inputs, backend, attrs }) => {
   const { q, k, v, mask } = inputs;
   const [b, heads, seq, d] = q.shape;
-  return dispatch(backend, attentionProgram('fwd', { Q: q, K: k, V: v, MASK: mask }, { result: [b, seq, heads * d] }, attrs.scale as number))[0];
+  return dispatch(backend, attentionProgram('fwd', { Q: q, K: k, V: v, MASK: mask }, { result: [b, seq, heads * d] }, attrs.scale as number, attrs.window as number))[0];
 });
 
 defineKernel(ATTENTION_STATS, ({ inputs, backend, attrs }) => {
   const { q, k, mask, o, dy } = inputs;
   const [b, heads, seq] = q.shape;
-  return dispatch(backend, attentionProgram('stats', { Q: q, K: k, MASK: mask, O: o, DO: dy }, { result: [b, heads, seq, 2] }, attrs.scale as number))[0];
+  return dispatch(backend, attentionProgram('stats', { Q: q, K: k, MASK: mask, O: o, DO: dy }, { result: [b, heads, seq, 2] }, attrs.scale as number, attrs.window as number))[0];
 });
 
 defineKernel(ATTENTION_GRAD_Q, ({ inputs, backend, attrs }) => {
   const { q, k, v, mask, dy, stats } = inputs;
-  return dispatch(backend, attentionProgram('dq', { Q: q, K: k, V: v, MASK: mask, DO: dy, STATS: stats }, { result: q.shape }, attrs.scale as number))[0];
+  return dispatch(backend, attentionProgram('dq', { Q: q, K: k, V: v, MASK: mask, DO: dy, STATS: stats }, { result: q.shape }, attrs.scale as number, attrs.window as number))[0];
 });
 
 defineKernel(ATTENTION_GRAD_KV, ({ inputs, backend, attrs }) => {
   const { q, k, v, mask, dy, stats } = inputs;
-  return dispatch(backend, attentionProgram('dkv', { Q: q, K: k, V: v, MASK: mask, DO: dy, STATS: stats }, { DK: k.shape, DV: k.shape }, attrs.scale as number));
+  return dispatch(backend, attentionProgram('dkv', { Q: q, K: k, V: v, MASK: mask, DO: dy, STATS: stats }, { DK: k.shape, DV: k.shape }, attrs.scale as number, attrs.window as number));
 });
 
 defineGradient({
@@ -73,13 +73,13 @@ defineGradient({
   gradFunc: (dy, saved, attrs) => {
     const [q, k, v, mask, o] = saved;
     const g = dy as tf.Tensor;
-    const scale = attrs.scale as number;
+    const opts = { scale: attrs.scale as number, window: attrs.window as number };
     // Made here, not in the thunks: stats feed all three gradients and dK, dV come from one
     // dispatch. They live until the gradient pass ends.
-    const stats = runKernel(ATTENTION_STATS, { q, k, mask, o, dy: g }, { scale });
-    const [dk, dv] = runKernelMulti(ATTENTION_GRAD_KV, { q, k, v, mask, dy: g, stats }, { scale });
+    const stats = runKernel(ATTENTION_STATS, { q, k, mask, o, dy: g }, opts);
+    const [dk, dv] = runKernelMulti(ATTENTION_GRAD_KV, { q, k, v, mask, dy: g, stats }, opts);
     return {
-      q: () => runKernel(ATTENTION_GRAD_Q, { q, k, v, mask, dy: g, stats }, { scale }),
+      q: () => runKernel(ATTENTION_GRAD_Q, { q, k, v, mask, dy: g, stats }, opts),
       k: () => dk,
       v: () => dv,
       mask: noGradient(ATTENTION, 'mask'),
@@ -162,15 +162,14 @@ export function causalAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, 
   const scale = opts.scale ?? 1 / Math.sqrt(d);
   if (!(window >= 1) || (Number.isFinite(window) && !Number.isInteger(window))) throw new Error(`causalAttention: window ${opts.window} is not a positive integer`);
   if (!Number.isFinite(scale)) throw new Error(`causalAttention: scale ${opts.scale} is not finite`);
-  // Window not (yet) in the fused kernel: the stock composition.
-  if (!fusedActive() || Number.isFinite(window)) return causalAttentionStock(q, k, v, mask, window, scale);
+  if (!fusedActive()) return causalAttentionStock(q, k, v, mask, window, scale);
   const [bk, kvHeads, keys, dk] = k.shape;
   if (bk !== b || dk !== d || heads % kvHeads !== 0 || keys < seq || !tf.util.arraysEqual(k.shape, v.shape)) {
     throw new Error(`causalAttention: q ${q.shape}, k ${k.shape}, v ${v.shape} do not fit`);
   }
   if (!tf.util.arraysEqual(mask.shape, [b, keys])) throw new Error(`causalAttention: mask ${mask.shape} is not [${b}, ${keys}]`);
   const m = mask.dtype === 'int32' ? mask : mask.toInt();
-  const ctx = runKernel(ATTENTION, { q, k, v, mask: m }, { scale }) as tf.Tensor3D;
+  const ctx = runKernel(ATTENTION, { q, k, v, mask: m }, { scale, window }) as tf.Tensor3D;
   if (m !== mask) m.dispose();
   return ctx;
 }

@@ -7,15 +7,22 @@
 // Layouts: Q [B, H, T, D]; K, V [B, Hk, S, D] with S = past + T; MASK [B, S] int32 (1 = real
 // key); O and DO [B, T, H·D] (the layout o_proj reads); STATS [B, H, T, 2] = (logsumexp, Σ dO·O).
 // Query head h reads key/value head h / (H / Hk). Uniforms: heads, kvHeads, seq, keys, past,
-// scale.
+// window (sliding window, ≤ keys; keys when there is none), scale.
 //
 // Semantics, equal to the stock composition (scores·scale + bias, softmax with bias −1e9 on
-// keys that are in the future or padding):
-//   allowed(i, j) = j ≤ past + i and MASK[b, j] ≠ 0
-//   a row with no allowed key ("dead": a left-padding query) gets, as stock does, a uniform
-//   softmax over all S keys — here by treating its scores as 0 for every key; gradients still
-//   flow through those scores, as they do through stock's additive bias. Dead rows are always
-//   a prefix of the queries: i < deadEnd = clamp(firstRealKey − past, 0, T).
+// keys that are in the future, outside the window or padding):
+//   allowed(i, j) = past + i − window < j ≤ past + i and MASK[b, j] ≠ 0
+//   a row with no allowed key ("dead") gets, as stock does, a uniform softmax over all S keys —
+//   here by treating its scores as 0 for every key; gradients still flow through those scores,
+//   as they do through stock's additive bias. The engine's key masks are contiguous (left
+//   padding when generating, right padding when training), so dead rows are a prefix — the
+//   left-padding queries, i < deadEnd = clamp(firstRealKey − past, 0, T) — and, with a window,
+//   a suffix — right-padding queries a window or more past the last real key,
+//   i ≥ deadStart = clamp(lastRealKey + window − past, 0, T).
+//
+// A block of queries walks only the keys its rows reach: from the window's start of its first
+// row to its last row (all S keys for a block holding a dead row); a block of keys (dK, dV) only
+// the query tiles whose windows reach it. So a sliding layer costs O(T·window), not O(T·S).
 
 export interface AttentionShape {
   d: number;
@@ -34,10 +41,12 @@ export function attentionLanes(d: number): number {
 // Shared prelude: the uniform block bounds every kernel needs before its tile loop.
 const prelude = ({ w }: AttentionShape) => /* wgsl */ `
 var<workgroup> scanMin : array<i32, ${w}>;
+var<workgroup> scanMax : array<i32, ${w}>;
 var<workgroup> bounds : vec4<i32>;
 
-// First real key of batch row b, reduced over the workgroup; valid in scanMin[0] afterwards.
-fn scanFirstRealKey(b : i32, lane : i32) {
+// First and last real key of batch row b (keys and −1 when there is none), reduced over the
+// workgroup; valid in scanMin[0] and scanMax[0] afterwards.
+fn scanRealKeys(b : i32, lane : i32) {
   var first = uniforms.keys;
   for (var j = lane; j < uniforms.keys; j = j + ${w}) {
     if (MASK[b * uniforms.keys + j] != 0) {
@@ -45,22 +54,37 @@ fn scanFirstRealKey(b : i32, lane : i32) {
       break;
     }
   }
+  var last = -1;
+  for (var j = uniforms.keys - 1 - lane; j >= 0; j = j - ${w}) {
+    if (MASK[b * uniforms.keys + j] != 0) {
+      last = j;
+      break;
+    }
+  }
   scanMin[lane] = first;
+  scanMax[lane] = last;
   workgroupBarrier();
   for (var stride = ${w / 2}; stride > 0; stride = stride / 2) {
     if (lane < stride) {
       scanMin[lane] = min(scanMin[lane], scanMin[lane + stride]);
+      scanMax[lane] = max(scanMax[lane], scanMax[lane + stride]);
     }
     workgroupBarrier();
   }
 }
 
+// Dead query rows: [0, deadEnd) and [deadStart, T).
 fn deadEndOf(firstReal : i32) -> i32 {
   return clamp(firstReal - uniforms.past, 0, uniforms.seq);
 }
 
+fn deadStartOf(lastReal : i32) -> i32 {
+  return clamp(lastReal + uniforms.window - uniforms.past, 0, uniforms.seq);
+}
+
 fn isAllowed(b : i32, i : i32, j : i32) -> bool {
-  return j <= uniforms.past + i && MASK[b * uniforms.keys + j] != 0;
+  let p = uniforms.past + i;
+  return j <= p && j > p - uniforms.window && MASK[b * uniforms.keys + j] != 0;
 }
 `;
 
@@ -73,20 +97,27 @@ const queryHead = ({ w }: AttentionShape) => /* wgsl */ `
   let i = q0 + lane;
   let valid = i < uniforms.seq;
   let g = h / (uniforms.heads / uniforms.kvHeads);
-  scanFirstRealKey(b, lane);
+  scanRealKeys(b, lane);
   if (lane == 0) {
     let deadEnd = deadEndOf(scanMin[0]);
-    // A block holding a dead row needs every key; otherwise the causal reach of its last row.
-    var kEnd = min(uniforms.keys, uniforms.past + min(uniforms.seq, q0 + ${w}));
-    if (q0 < deadEnd) {
+    let deadStart = deadStartOf(scanMax[0]);
+    let qEnd = min(uniforms.seq, q0 + ${w});
+    // A block holding a dead row needs every key; otherwise the keys from its first row's
+    // window start to its last row.
+    var kStart = max(0, uniforms.past + q0 - uniforms.window + 1);
+    var kEnd = min(uniforms.keys, uniforms.past + qEnd);
+    if (q0 < deadEnd || qEnd > deadStart) {
+      kStart = 0;
       kEnd = uniforms.keys;
     }
-    bounds = vec4<i32>(deadEnd, kEnd, 0, 0);
+    bounds = vec4<i32>(deadEnd, deadStart, kStart, kEnd);
   }
   let bnd = workgroupUniformLoad(&bounds);
   let deadEnd = bnd.x;
-  let kEnd = bnd.y;
-  let dead = i < deadEnd;
+  let deadStart = bnd.y;
+  let kStart = bnd.z;
+  let kEnd = bnd.w;
+  let dead = i < deadEnd || i >= deadStart;
   let qBase = ((b * uniforms.heads + h) * uniforms.seq + i) * D;
   let oBase = ((b * uniforms.seq + i) * uniforms.heads + h) * D;
   let kvBase = (b * uniforms.kvHeads + g) * uniforms.keys;
@@ -107,7 +138,7 @@ const keyTiles = ({ w, d }: AttentionShape, names: string[]) => names.map((t) =>
  * i (0 for a dead row) and, where the pair counts, `body`.
  */
 const keyLoop = ({ w }: AttentionShape, tiles: [string, string][], body: string) => /* wgsl */ `
-  for (var k0 = 0; k0 < kEnd; k0 = k0 + ${w}) {
+  for (var k0 = kStart; k0 < kEnd; k0 = k0 + ${w}) {
     for (var e = lane; e < ${w} * D; e = e + ${w}) {
       let key = k0 + e / D;
       let c = e % D;
@@ -265,14 +296,22 @@ fn main() {
   let j = k0 + lane;
   let valid = j < uniforms.keys;
   let groups = uniforms.heads / uniforms.kvHeads;
-  scanFirstRealKey(b, lane);
+  scanRealKeys(b, lane);
   if (lane == 0) {
-    // Query tiles from firstCausal on see some key of this block; earlier ones only if dead.
-    bounds = vec4<i32>(deadEndOf(scanMin[0]), max(0, k0 - uniforms.past) / ${sh.w}, 0, 0);
+    // Query tiles firstCausal … lastCausal see some key of this block (causally and within the
+    // window); others only through their dead rows.
+    let lastRow = k0 + ${sh.w} - 2 + uniforms.window - uniforms.past;
+    var lastCausal = -1;
+    if (lastRow >= 0) {
+      lastCausal = lastRow / ${sh.w};
+    }
+    bounds = vec4<i32>(deadEndOf(scanMin[0]), deadStartOf(scanMax[0]), max(0, k0 - uniforms.past) / ${sh.w}, lastCausal);
   }
   let bnd = workgroupUniformLoad(&bounds);
   let deadEnd = bnd.x;
-  let firstCausal = bnd.y;
+  let deadStart = bnd.y;
+  let firstCausal = bnd.z;
+  let lastCausal = bnd.w;
   let kvRow = ((b * uniforms.kvHeads + g) * uniforms.keys + j) * D;
   var kj : array<f32, D>;
   var vj : array<f32, D>;
@@ -291,7 +330,7 @@ fn main() {
     let h = g * groups + hh;
     for (var t = 0; t < tiles; t = t + 1) {
       let i0 = t * ${sh.w};
-      if (t >= firstCausal || i0 < deadEnd) {
+      if ((t >= firstCausal && t <= lastCausal) || i0 < deadEnd || min(uniforms.seq, i0 + ${sh.w}) > deadStart) {
         for (var e = lane; e < ${sh.w} * D; e = e + ${sh.w}) {
           let i = i0 + e / D;
           let c = e % D;
@@ -317,8 +356,8 @@ fn main() {
           for (var ii = 0; ii < ${sh.w}; ii = ii + 1) {
             let i = i0 + ii;
             if (i < uniforms.seq) {
-              let dead = i < deadEnd;
-              if (dead || (keyReal && j <= uniforms.past + i)) {
+              let dead = i < deadEnd || i >= deadStart;
+              if (dead || (keyReal && j <= uniforms.past + i && j > uniforms.past + i - uniforms.window)) {
                 var s = 0.0;
                 if (!dead) {
                   var dot = 0.0;

@@ -6,6 +6,7 @@ import type { tf } from '../src/engine/tf';
 import { shaderSource, type Program } from './program';
 import { addRmsNormGradProgram, addRmsNormProgram, rmsNormGradProgram, rmsNormProgram } from './rmsnorm';
 import { swigluGradProgram, swigluProgram } from './swiglu';
+import { gegluGradProgram, gegluProgram } from './geglu';
 import { ropeProgram } from './rope';
 import { attentionProgram } from './attention';
 import { groupedMatmulProgram, loraDownProgram, matmulProgram, type MatmulTerm } from './matmul';
@@ -16,7 +17,7 @@ import { MM, type TileConfig } from './matmul.wgsl';
 
 const t = (shape: number[], dtype: tf.DataType = 'float32'): tf.TensorInfo => ({ dataId: {}, shape, dtype });
 
-/** Head sizes: the models' 64 and 128, the tests' 8 and 16, and ones that divide 1024 unevenly. */
+/** Head sizes: the models' 64, 128 and 256 (Gemma 3), the tests' 8 and 16, and ones that divide 1024 unevenly. */
 const HEAD_DIMS = [8, 16, 32, 48, 64, 80, 96, 128, 256];
 /** Row widths on either side of the norms' workgroup switch. */
 const NORM_COLS = [64, 2048];
@@ -104,6 +105,8 @@ export function allPrograms(): Program[] {
     ...norms(),
     swigluProgram(x, x),
     swigluGradProgram(x, x, x),
+    gegluProgram(x, x),
+    gegluGradProgram(x, x, x),
     ropeProgram('fwd', q, kv, kv, cs, cs),
     ropeProgram('bwd', t([2, 4, 5, 8]), t([2, 2, 5, 8]), t([2, 2, 5, 8]), cs, cs),
     ...attention(),

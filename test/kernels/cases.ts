@@ -5,9 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf';
 import { withKernelMode, type KernelMode } from '../../kernels';
-import { addRmsNorm, causalAttention, linear, linears, lmHeadCrossEntropy, ropeQkv, rmsNorm, swiglu } from '../../kernels';
+import { addRmsNorm, causalAttention, geglu, linear, linears, lmHeadCrossEntropy, ropeQkv, rmsNorm, swiglu } from '../../kernels';
 import { ADD_RMS_NORM, ADD_RMS_NORM_GRAD, RMS_NORM, RMS_NORM_GRAD } from '../../kernels/rmsnorm';
 import { SWIGLU, SWIGLU_GRAD } from '../../kernels/swiglu';
+import { GEGLU, GEGLU_GRAD } from '../../kernels/geglu';
 import { ROPE_QKV, ROPE_QKV_GRAD } from '../../kernels/rope';
 import { LORA_GRAD_AB, LORA_GRAD_U2, LORA_LINEAR, LORA_LINEAR_DROPOUT, LORA_LINEAR_GROUP, LORA_MATMUL } from '../../kernels/lora-linear';
 import { LM_HEAD_CE, LM_HEAD_CE_GRAD } from '../../kernels/cross-entropy';
@@ -86,6 +87,9 @@ export function kernelSuites(): void {
       [[3, 5, 64]],
       [[1, 7, 100]],
       [[2, 3, 4, 8]],
+      // Gemma 3 270M: hidden 640, and q_norm / k_norm over 4 heads of 256.
+      [[2, 5, 640]],
+      [[2, 3, 4, 256]],
     ])('shape %j', async (shape) => {
       const x = rand(shape, 1, 2);
       const w = rand([shape[shape.length - 1]], 2);
@@ -95,7 +99,7 @@ export function kernelSuites(): void {
   });
 
   describe('fused residual add + RMSNorm', () => {
-    it.each([[[2, 5, 64]], [[1, 3, 300]]])('shape %j', async (shape) => {
+    it.each([[[2, 5, 64]], [[1, 3, 300]], [[2, 3, 640]]])('shape %j', async (shape) => {
       const x = rand(shape, 31, 2);
       const d = rand(shape, 32);
       const w = rand([shape[shape.length - 1]], 33);
@@ -125,6 +129,16 @@ export function kernelSuites(): void {
       const g = rand(shape, 3, 4);
       const u = rand(shape, 4);
       await expectSame((a, b) => swiglu(a, b), [g, u], [SWIGLU, SWIGLU_GRAD]);
+      tf.dispose([g, u]);
+    });
+  });
+
+  describe('fused GeGLU (gelu_pytorch_tanh)', () => {
+    // Gates up to ±8: both tails of tanh and the middle.
+    it.each([[[2, 7, 43]], [[1, 300]]])('shape %j', async (shape) => {
+      const g = rand(shape, 3, 8);
+      const u = rand(shape, 4);
+      await expectSame((a, b) => geglu(a, b), [g, u], [GEGLU, GEGLU_GRAD]);
       tf.dispose([g, u]);
     });
   });
@@ -257,6 +271,33 @@ export function kernelSuites(): void {
       const mask = keyMask(b, s, [...masks]);
       await expectSame(
         (qq, kk, vv) => causalAttention(qq as tf.Tensor4D, kk as tf.Tensor4D, vv as tf.Tensor4D, mask),
+        [q, k, v],
+        [ATTENTION, ATTENTION_STATS, ATTENTION_GRAD_Q, ATTENTION_GRAD_KV],
+      );
+      tf.dispose([q, k, v, mask]);
+    });
+
+    // Gemma 3: sliding windows shorter than the sequence and a scale other than 1/√D.
+    // [B, H, Hk, T, past, D, window, masks]
+    it.each([
+      // Right padding more than a window past the last real key: dead rows at the end too.
+      [2, 4, 2, 20, 0, 8, 3, ['right', 'left']],
+      // Several query blocks of 16 rows (D 64): blocks skip the keys before their windows.
+      [1, 2, 1, 37, 0, 64, 5, ['all']],
+      // The decode step: one query, a KV cache longer than the window.
+      [2, 4, 1, 1, 12, 8, 4, ['all', 'left']],
+      [1, 3, 1, 6, 9, 8, 7, ['left']],
+      // Gemma 3 270M's heads: 4 query heads on 1 KV head of 256, sliding and full.
+      [1, 4, 1, 9, 0, 256, 3, ['right']],
+      [1, 4, 1, 6, 2, 256, Infinity, ['all']],
+    ] as const)('B %i, H %i, Hk %i, T %i, past %i, D %i, window %d, masks %j', async (b, h, hk, t, past, d, window, masks) => {
+      const s = t + past;
+      const q = rand([b, h, t, d], 24);
+      const k = rand([b, hk, s, d], 25);
+      const v = rand([b, hk, s, d], 26);
+      const mask = keyMask(b, s, [...masks]);
+      await expectSame(
+        (qq, kk, vv) => causalAttention(qq as tf.Tensor4D, kk as tf.Tensor4D, vv as tf.Tensor4D, mask, { window, scale: 0.3 }),
         [q, k, v],
         [ATTENTION, ATTENTION_STATS, ATTENTION_GRAD_Q, ATTENTION_GRAD_KV],
       );
