@@ -114,13 +114,27 @@ export interface AdamWHyper {
 }
 
 /**
- * Clips the gradients to a global L2 norm of `maxNorm`, applies one AdamW step to every slot
- * and returns the norm before clipping.
+ * Σ g² over every gradient, as a [1] tensor: what clipping reads, and what the trainer checks
+ * for NaN/inf before letting a step change the adapter.
  */
-export function clippedAdamw(slots: AdamWSlot[], grads: tf.Tensor[], h: AdamWHyper): tf.Scalar {
+export function globalNormSquared(grads: tf.Tensor[]): tf.Tensor1D {
+  return fusedActive() ? sumOfSquares(grads) : stockNormSquared(grads);
+}
+
+function stockNormSquared(grads: tf.Tensor[]): tf.Tensor1D {
+  // A chain of adds, not addN: WebGPU binds every addN input as its own storage buffer and
+  // an adapter may allow only 8 per shader stage (SwiftShader does), far fewer than 2 × layers.
+  return tf.tidy(() => grads.map((g) => g.square().sum()).reduce((a, b) => a.add(b)).reshape([1]) as tf.Tensor1D);
+}
+
+/**
+ * Clips the gradients to a global L2 norm of `maxNorm`, applies one AdamW step to every slot
+ * and returns the norm before clipping. `normSq`: Σ g² already computed (globalNormSquared).
+ */
+export function clippedAdamw(slots: AdamWSlot[], grads: tf.Tensor[], h: AdamWHyper, normSq?: tf.Tensor): tf.Scalar {
   if (!fusedActive()) {
     return tf.tidy(() => {
-      const { grads: clipped, norm } = clipByGlobalNorm(grads, h.maxNorm);
+      const { grads: clipped, norm } = clipByGlobalNorm(grads, h.maxNorm, normSq ? (normSq.sqrt().reshape([]) as tf.Scalar) : undefined);
       adamwStock(slots, clipped, h);
       return norm;
     });
@@ -128,14 +142,14 @@ export function clippedAdamw(slots: AdamWSlot[], grads: tf.Tensor[], h: AdamWHyp
   const { beta1, beta2, eps, stepSize, sqrtBc2 } = h;
   const step: AdamWStep = { beta1, beta2, eps, decay: 1 - h.lr * h.weightDecay, stepSize, sqrtBc2, maxNorm: h.maxNorm > 0 ? h.maxNorm : 0 };
   return tf.tidy(() => {
-    const normSq = sumOfSquares(grads);
+    const sq = normSq ?? sumOfSquares(grads);
     slots.forEach((s, i) => {
-      const [p, m, v] = runKernelMulti(ADAMW, { p: s.p, m: s.m, v: s.v, g: grads[i], normSq }, { ...step });
+      const [p, m, v] = runKernelMulti(ADAMW, { p: s.p, m: s.m, v: s.v, g: grads[i], normSq: sq }, { ...step });
       s.p.assign(p);
       s.m.assign(m);
       s.v.assign(v);
     });
-    return normSq.sqrt().reshape([]) as tf.Scalar;
+    return sq.sqrt().reshape([]) as tf.Scalar;
   });
 }
 
@@ -160,11 +174,7 @@ export function adamwStock(slots: AdamWSlot[], grads: tf.Tensor[], h: AdamWHyper
  * Scales gradients so their global L2 norm is at most maxNorm (torch.nn.utils.clip_grad_norm_,
  * including its 1e-6 in the denominator). Returns the clipped gradients and the norm before.
  */
-export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: tf.Scalar } {
-  // A chain of adds, not addN: WebGPU binds every addN input as its own storage buffer and
-  // an adapter may allow only 8 per shader stage (SwiftShader does), far fewer than 2 × layers.
-  const squares = grads.map((g) => g.square().sum());
-  const norm = tf.sqrt(squares.reduce((a, b) => a.add(b))) as tf.Scalar;
+export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number, norm = stockNormSquared(grads).sqrt().reshape([]) as tf.Scalar): { grads: tf.Tensor[]; norm: tf.Scalar } {
   if (!(maxNorm > 0)) return { grads, norm };
   const coef = tf.minimum(tf.scalar(maxNorm).div(norm.add(1e-6)), 1);
   return { grads: grads.map((g) => g.mul(coef)), norm };

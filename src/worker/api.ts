@@ -32,6 +32,7 @@ export type ErrorKind =
   | 'bad-adapter' // an adapter that does not fit the model
   | 'oom' // out of (GPU) memory
   | 'device-lost' // the GPU device was lost
+  | 'diverged' // training hit a NaN or infinite loss or gradient and stopped
   | 'cancelled'
   | 'not-ready' // an operation that needs a model / data / adapter first
   | 'busy' // another operation is running

@@ -7,6 +7,7 @@ import { SafetensorsError } from '../engine/model/safetensors';
 import { DatasetFormatError } from '../engine/data/load';
 import { DatasetFileError } from '../engine/data/diagnose';
 import { AdapterError } from '../engine/lora/peft';
+import { NonFiniteTrainingError } from '../engine/train/non-finite';
 import { FAILURE_NAME, type EngineFailure, type ErrorKind } from './api';
 
 export class Failure extends Error {
@@ -66,6 +67,10 @@ export function toFailure(e: unknown): EngineFailure {
       message,
       hint: `${e.file} is damaged or not in safetensors format: replace it with an intact copy.`,
     };
+  }
+  if (e instanceof NonFiniteTrainingError) {
+    // The engine's message names the step and the likely causes; the adapter kept is the last finite one.
+    return { kind: 'diverged', message: e.message, hint: 'Lower the learning rate (or add warm-up steps) and train again; the adapter keeps its last finite weights.' };
   }
   if (e instanceof AdapterError) {
     return {

@@ -194,15 +194,10 @@ const api: WorkerApi = {
         const buffers = items.flatMap((e) => (e.type === 'checkpoint' ? checkpointBuffers(e.checkpoint) : []));
         return onEvents(Comlink.transfer(items, buffers));
       }, 150);
-      let diverged: number | null = null;
       try {
         const onEvent = (e: UiTrainEvent) => {
           // Steps and progress go in batches; the rest (start, pause, evals...) at once.
           pump.push(e, e.type !== 'step' && e.type !== 'phase');
-          if (e.type === 'step' && !Number.isFinite(e.loss) && diverged === null) {
-            diverged = e.step;
-            t.cancel();
-          }
           // A checkpoint at every pause: a page closed while paused resumes from here.
           if (e.type === 'paused') void t.checkpoint().then((checkpoint) => pump.push({ type: 'checkpoint', step: checkpoint.step, checkpoint }, true));
         };
@@ -210,9 +205,6 @@ const api: WorkerApi = {
         await pump.drain();
         s.markTrained();
         if (gpuFailure) throw new Failure(gpuFailure);
-        if (diverged !== null) {
-          fail('internal', `The loss became NaN or infinite at step ${diverged}; training stopped.`, 'Lower the learning rate, or raise warmup steps and keep gradient clipping on.');
-        }
         return { steps: t.step, cancelled: result.cancelled, losses: result.losses };
       } finally {
         await pump.drain();

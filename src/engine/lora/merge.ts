@@ -6,6 +6,7 @@ import type { ModelConfig } from '../model/config';
 import { expectedTensorShapes } from '../model/config';
 import { writeSafetensors } from '../model/safetensors';
 import type { LoraAdapter, LoraLayer } from './lora';
+import { refuseNonFinite } from './peft';
 
 /** W + sign·s·B·A. */
 function merged(w: tf.Tensor, layer: LoraLayer, scaling: number, sign: 1 | -1 = 1): tf.Tensor {
@@ -37,6 +38,7 @@ export async function mergedSafetensors(weights: WeightMap, config: ModelConfig,
   for (const [name, shape] of expectedTensorShapes(config)) {
     const w = weights.get(name)!;
     const layer = name.endsWith('.weight') ? adapter.layers.get(name.slice(0, -'.weight'.length)) : undefined;
+    if (layer) refuseNonFinite([{ name: `${name} (its LoRA A)`, data: (await layer.a.data()) as Float32Array }, { name: `${name} (its LoRA B)`, data: (await layer.b.data()) as Float32Array }], 'refusing to merge the adapter');
     const t = layer ? merged(w, layer, adapter.scaling) : w;
     tensors.push({ name, shape, data: (await t.data()) as Float32Array });
     if (t !== w) t.dispose();

@@ -7,6 +7,7 @@ import type { ModelConfig } from '../model/config';
 import { bytesSource } from '../model/byte-source';
 import { openSafetensors, writeSafetensors } from '../model/safetensors';
 import { targetedLinears } from '../model/linears';
+import { firstNonFinite } from '../train/non-finite';
 import { loraScaling, loraVariableName, nextAdapterSerial, validateLoraConfig, type LoraAdapter, type LoraConfig, type LoraLayer } from './lora';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
@@ -52,6 +53,7 @@ export async function exportPeft(adapter: LoraAdapter, baseModel: string | null)
     tensors.push({ name: `${PREFIX}${path}.lora_A.weight`, shape: layer.a.shape, data: (await layer.a.data()) as Float32Array });
     tensors.push({ name: `${PREFIX}${path}.lora_B.weight`, shape: layer.b.shape, data: (await layer.b.data()) as Float32Array });
   }
+  refuseNonFinite(tensors, 'refusing to write the adapter');
   return {
     config: JSON.stringify(peftConfigJson(adapter.config, baseModel), null, 2) + '\n',
     weights: writeSafetensors(tensors, { format: 'pt' }),
@@ -110,6 +112,7 @@ export async function importPeft(files: PeftFiles, model: ModelConfig): Promise<
           );
         }
         const data = await st.readFloat32(key);
+        refuseNonFinite([{ name: key, data }], `${ADAPTER_WEIGHTS} is unusable`);
         return newVariable(() => tf.tensor2d(data, shape), true, loraVariableName(serial, path, which));
       };
       const a = await read('A', [config.r, inp]);
@@ -126,4 +129,14 @@ export async function importPeft(files: PeftFiles, model: ModelConfig): Promise<
     throw e;
   }
   return { config, scaling: loraScaling(config), layers };
+}
+
+/** The last guard against a broken (diverged) adapter reaching a file or the model: NaN or ±inf anywhere. */
+export function refuseNonFinite(tensors: Iterable<{ name: string; data: ArrayLike<number> }>, what: string): void {
+  const bad = firstNonFinite([...tensors].map((t) => [t.name, t.data] as [string, ArrayLike<number>]));
+  if (bad) {
+    throw new AdapterError(
+      `${what}: tensor "${bad.name}" holds ${bad.value} (at index ${bad.index}); an adapter with NaN or inf values is broken, typically by a run that diverged`,
+    );
+  }
 }

@@ -4,7 +4,7 @@
 // This class holds the state and counts the steps; the step itself is an op of kernels/adamw.ts.
 import { tf } from '../tf';
 import { assignData, newVariable } from '../variables';
-import { adamwStock, clippedAdamw, type AdamWHyper, type AdamWSlot } from '../../../kernels';
+import { adamwStock, clippedAdamw, globalNormSquared, type AdamWHyper, type AdamWSlot } from '../../../kernels';
 
 export { clipByGlobalNorm } from '../../../kernels';
 
@@ -44,10 +44,16 @@ export class AdamW {
   /**
    * Clips the gradients to a global L2 norm of maxNorm (≤ 0: no clipping), applies one AdamW
    * step and returns the norm before clipping. With the fused kernels on, this is ⌈n/6⌉ + n + 1
-   * dispatches for n variables instead of ~16 per variable.
+   * dispatches for n variables instead of ~16 per variable. `normSq`: the gradients' Σ g² when
+   * already computed (gradNormSquared), e.g. to check it before the step.
    */
-  clipAndApply(grads: tf.Tensor[], lr: number, maxNorm: number): tf.Scalar {
-    return clippedAdamw(this.slots(), grads, this.advance(lr, maxNorm));
+  clipAndApply(grads: tf.Tensor[], lr: number, maxNorm: number, normSq?: tf.Tensor): tf.Scalar {
+    return clippedAdamw(this.slots(), grads, this.advance(lr, maxNorm), normSq);
+  }
+
+  /** Σ g² over all gradients, [1]: the squared global norm clipping uses. */
+  gradNormSquared(grads: tf.Tensor[]): tf.Tensor {
+    return globalNormSquared(grads);
   }
 
   private slots(): AdamWSlot[] {

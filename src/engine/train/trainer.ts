@@ -6,7 +6,7 @@
 // makes a resumed run repeat the uninterrupted one loss for loss.
 import { tf } from '../tf';
 import { assignData } from '../variables';
-import type { LlamaModel } from '../model/llama';
+import type { Decoder } from '../model/decoder';
 import { loraTensors, loraVariables, type LoraAdapter } from '../lora/lora';
 import type { Batch, BatchExample } from '../data/batches';
 import { epochBatches, evalsBetween, planRun } from './plan';
@@ -16,6 +16,7 @@ import { learningRate, type ScheduleKind } from './schedule';
 import type { TrainEvent, TrainPhase } from './events';
 import { evaluate, evaluateUntil } from './evaluate';
 import { nextTurn } from '../next-turn';
+import { firstNonFinite, NonFiniteTrainingError } from './non-finite';
 import { linearShapes } from '../model/config';
 import { fusedActive, rowBucket, tuneFrozenMatmuls } from '../../../kernels';
 
@@ -104,7 +105,7 @@ export class Trainer {
   private readonly warmupSteps: number;
 
   constructor(
-    private readonly model: LlamaModel,
+    private readonly model: Decoder,
     private readonly adapter: LoraAdapter,
     private readonly train: readonly BatchExample[],
     private readonly val: readonly BatchExample[],
@@ -294,6 +295,10 @@ export class Trainer {
     // Copies the checkpoint owns: it may be moved to another thread, and on the cpu backend
     // data() hands out the tensor's own storage.
     for (const [key, v] of loraTensors(this.adapter)) adapter[key] = ((await v.data()) as Float32Array).slice();
+    // A step can only be applied with finite gradients, but a huge learning rate can still
+    // overflow the weights: such a state is never offered to be saved over the last good one.
+    const bad = firstNonFinite(Object.entries(adapter));
+    if (bad) throw new NonFiniteTrainingError(this.stepsDone, `adapter tensor ${bad.name} holds ${bad.value} after it`, this.options.learningRate);
     return {
       version: 1,
       step: this.stepsDone,
@@ -372,12 +377,20 @@ export class Trainer {
       lossSum = next.loss as tf.Scalar;
       grads = next.grads;
     });
-    const normT = this.optimizer.clipAndApply(grads!, lr, o.maxGradNorm);
-    const [loss, gradNorm] = await Promise.all([lossSum.data(), normT.data()]);
-    tf.dispose([lossSum, normT, ...grads!]);
+    // Read before the update: a NaN or inf gradient would make every weight NaN once applied.
+    const normSq = this.optimizer.gradNormSquared(grads!);
+    const [lossData, normSqData] = await Promise.all([lossSum.data(), normSq.data()]);
+    const loss = lossData[0]!;
+    const gradNorm = Math.fround(Math.sqrt(normSqData[0]!));
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      tf.dispose([lossSum, normSq, ...grads!]);
+      throw NonFiniteTrainingError.ofStep(step + 1, loss, gradNorm, o.learningRate);
+    }
+    const normT = this.optimizer.clipAndApply(grads!, lr, o.maxGradNorm, normSq);
+    tf.dispose([lossSum, normSq, normT, ...grads!]);
     this.stepsDone++;
-    this.losses.push(loss[0]);
-    return { loss: loss[0], gradNorm: gradNorm[0], tokens, trainedTokens, paddedTokens, lr };
+    this.losses.push(loss);
+    return { loss, gradNorm, tokens, trainedTokens, paddedTokens, lr };
   }
 }
 
