@@ -17,7 +17,7 @@ export interface JobRequest {
 
 export async function exportJob(session: Session, file: DataFile, req: JobRequest): Promise<JobFile[]> {
   const loaded = await loadDataset(file, req.data);
-  const prepared = prepareLoaded(loaded, session.tokenizer, req.data);
+  const prepared = await prepareLoaded(loaded, session.tokenizer, req.data);
   if (prepared.train.length === 0) throw new Error(`${file.name}: no usable training examples, so there is no run to export`);
   const d = req.data;
   return jobFiles({

@@ -1,0 +1,150 @@
+// The files of an exported job for a fixed run: what each holds (formatting, loss masks,
+// hyperparameters as WebLoRA used them), train.py compiles in python3, and `weblora export-job`
+// writes the very bytes the engine makes for the app.
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main, Interrupts, type CliIO } from '../../src/cli/main';
+import { exportJob } from '../../src/engine/job/export';
+import type { JobFile } from '../../src/engine/job/job';
+import { loadModelFromFolder } from '../../src/engine/model/source/source-folder';
+import { Session } from '../../src/engine/session';
+import { DEFAULT_TRAIN_OPTIONS } from '../../src/engine/train/trainer';
+import { STORIES_DIR } from '../helpers/paths';
+import { python3, writeJob } from '../helpers/job-python';
+
+const DATA = [
+  JSON.stringify({ instruction: 'Write a story about a cat.', input: '', output: 'Once upon a time, a cat sat.' }),
+  '{"instruction": "broken',
+  JSON.stringify({ instruction: 'Continue the story.', input: 'Tom had a ball.', output: 'He threw it far.' }),
+  '[1, 2]',
+  JSON.stringify({ instruction: 'Say yes.', input: '', output: 'Yes.' }),
+].join('\n') + '\n';
+
+const FLAGS = ['--max-len', '64', '--val-fraction', '0.25', '--rank', '4', '--alpha', '12', '--targets', 'q_proj,k_proj', '--dropout', '0.05', '--rslora',
+  '--lr', '3e-4', '--epochs', '3', '--max-steps', '5', '--batch', '2', '--grad-accum', '2', '--seed', '11', '--warmup', '1', '--schedule', 'linear',
+  '--weight-decay', '0.01', '--max-grad-norm', '0.5', '--eval-every', '2', '--packing', '--checkpoint-every', '2'];
+
+let session: Session;
+let tmp: string;
+let files: JobFile[];
+const file = (name: string) => files.find((f) => f.name === name)!.text;
+
+beforeAll(async () => {
+  session = await Session.open(await loadModelFromFolder(STORIES_DIR));
+  tmp = await mkdtemp(join(tmpdir(), 'weblora-job-files-'));
+  await writeFile(join(tmp, 'fixed.jsonl'), DATA);
+  files = await exportJob(session, { name: 'fixed.jsonl', source: DATA }, {
+    data: { maxLength: 64, valFraction: 0.25, seed: 11 },
+    lora: { r: 4, alpha: 12, dropout: 0.05, useRslora: true, targetModules: ['q_proj', 'k_proj'] },
+    training: { ...DEFAULT_TRAIN_OPTIONS, learningRate: 3e-4, epochs: 3, maxSteps: 5, batchSize: 2, gradAccum: 2, seed: 11, warmupSteps: 1, schedule: 'linear', weightDecay: 0.01, maxGradNorm: 0.5, evalEvery: 2, packing: true, checkpointEvery: 2 },
+    evalBase: true,
+  });
+});
+afterAll(async () => {
+  session?.dispose();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('an exported job', () => {
+  it('has the script, the run, the data with its report, requirements, accelerate configs and a README', () => {
+    expect(files.map((f) => f.name)).toEqual([
+      'README.md', 'train.py', 'requirements.txt', 'job.json', 'data/dataset.jsonl', 'data/report.txt',
+      'accelerate/single_gpu.yaml', 'accelerate/multi_gpu.yaml', 'accelerate/fsdp.yaml',
+    ]);
+  });
+
+  it('writes the hyperparameters as WebLoRA uses them', () => {
+    const job = JSON.parse(file('job.json'));
+    expect(job.model).toMatchObject({ name: 'stories260K', family: 'llama', fingerprint: session.fingerprint });
+    expect(job.data).toEqual({ path: 'data/dataset.jsonl', file: 'fixed.jsonl', template: 'alpaca', trainOn: 'responses', maxLength: 64, appendEos: null, valFraction: 0.25, splitSeed: 11 });
+    expect(job.lora).toEqual({ r: 4, alpha: 12, dropout: 0.05, useRslora: true, targetModules: ['q_proj', 'k_proj'] });
+    expect(job.training).toEqual({
+      learningRate: 3e-4, epochs: 3, maxSteps: 5, batchSize: 2, gradAccum: 2, maxLength: 64, padId: session.padId, seed: 11, shuffle: true, packing: true,
+      warmupSteps: 1, schedule: 'linear', weightDecay: 0.01, maxGradNorm: 0.5, evalEvery: 2, checkpointEvery: 2,
+    });
+    expect(job.adamw).toEqual({ beta1: 0.9, beta2: 0.999, eps: 1e-8 });
+    expect(job.evalBase).toBe(true);
+    expect(job.plan).toEqual({ trainExamples: 2, valExamples: 1, stepsPerEpoch: 1, totalSteps: 3 });
+  });
+
+  it('keeps the good records with their split and source line, and reports the bad ones beside them', () => {
+    const records = file('data/dataset.jsonl').trim().split('\n').map((l) => JSON.parse(l));
+    expect(records.map((r) => r.source.line)).toEqual([1, 3, 5]);
+    expect(records[1].messages).toEqual([
+      { role: 'user', content: 'Continue the story.', input: 'Tom had a ball.' },
+      { role: 'assistant', content: 'He threw it far.' },
+    ]);
+    expect(records.filter((r) => r.split === 'val')).toHaveLength(1);
+    const report = file('data/report.txt');
+    expect(report).toContain('fixed.jsonl:2: ');
+    expect(report).toContain('fixed.jsonl:4: ');
+    expect(report).toMatch(/3\/5 records good/);
+  });
+
+  it("carries WebLoRA's tokens and loss mask of the first examples: Alpaca prompt untrained, answer and EOS trained", () => {
+    const job = JSON.parse(file('job.json'));
+    const records = file('data/dataset.jsonl').trim().split('\n').map((l) => JSON.parse(l));
+    const tok = session.tokenizer;
+    expect(job.token_check.length).toBe(3);
+    expect(job.token_check.some((c: { input_ids: number[] }) => c.input_ids.length === 64)).toBe(true);
+    for (const check of job.token_check) {
+      const [user, answer] = records.find((r) => r.source.line === check.source.line).messages;
+      const prompt = `### Instruction:\n${user.content}\n\n${user.input ? `### Input:\n${user.input}\n\n` : ''}### Response:\n`;
+      const promptIds = tok.encode(prompt);
+      // Cut to --max-len 64, as WebLoRA trains it.
+      expect(check.input_ids).toEqual([...tok.encode(prompt + answer.content), tok.eosTokenId].slice(0, 64));
+      expect(check.loss_mask).toEqual(check.input_ids.map((_: number, i: number) => (i >= promptIds.length ? 1 : 0)));
+    }
+  });
+
+  it('pins lower bounds of its packages, and configures accelerate for one GPU, DDP and FSDP', () => {
+    const req = file('requirements.txt');
+    for (const p of ['torch', 'transformers', 'peft', 'accelerate', 'safetensors']) expect(req).toMatch(new RegExp(`^${p}>=\\d`, 'm'));
+    expect(req).toMatch(/^# trl>=/m);
+    expect(file('accelerate/single_gpu.yaml')).toMatch(/distributed_type: 'NO'/);
+    expect(file('accelerate/multi_gpu.yaml')).toMatch(/distributed_type: MULTI_GPU/);
+    expect(file('accelerate/fsdp.yaml')).toMatch(/distributed_type: FSDP[\s\S]*fsdp_use_orig_params: true/);
+    const readme = file('README.md');
+    for (const c of ['single_gpu', 'multi_gpu', 'fsdp']) expect(readme).toContain(`accelerate launch --config_file accelerate/${c}.yaml train.py`);
+    expect(readme).toMatch(/train\.py --model \S+/);
+    expect(readme).toContain('--dump-batches');
+  });
+
+  it.skipIf(python3() === null)('train.py compiles (python3 -m py_compile)', async () => {
+    const dir = join(tmp, 'compile');
+    await writeJob(dir, files);
+    const scripts = files.filter((f) => f.name.endsWith('.py'));
+    expect(scripts.length).toBeGreaterThan(0);
+    for (const s of scripts) {
+      const r = spawnSync('python3', ['-m', 'py_compile', join(dir, s.name)], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    }
+    const help = spawnSync('python3', [join(dir, 'train.py'), '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('--dump-batches');
+  });
+
+  it('weblora export-job writes the same bytes from the same flags', async () => {
+    const out = join(tmp, 'cli-job');
+    let stderr = '';
+    const io: CliIO = { stdout: () => {}, stderr: (t) => void (stderr += t), env: {}, interrupts: new Interrupts() };
+    const code = await main(['export-job', '--model', STORIES_DIR, '--data', join(tmp, 'fixed.jsonl'), '--out', out, ...FLAGS], io);
+    expect(stderr).not.toMatch(/error/);
+    expect(code).toBe(0);
+    const written = (await readdir(out, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => relative(out, join(e.parentPath, e.name))).sort();
+    expect(written).toEqual(files.map((f) => f.name).sort());
+    for (const f of files) expect(await readFile(join(out, f.name), 'utf8')).toBe(f.text);
+  });
+
+  it('export-job refuses flags that do not define the run', async () => {
+    let stderr = '';
+    const io: CliIO = { stdout: () => {}, stderr: (t) => void (stderr += t), env: {}, interrupts: new Interrupts() };
+    const code = await main(['export-job', '--model', STORIES_DIR, '--data', join(tmp, 'fixed.jsonl'), '--out', join(tmp, 'x'), '--init-adapter', tmp], io);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/unknown option '--init-adapter'/);
+  });
+});
