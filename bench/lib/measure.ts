@@ -6,7 +6,7 @@ import { tf } from '../../src/engine/tf';
 import { initBackend, type BackendInfo, type BackendName } from '../../src/engine/backend';
 import { createLoraAdapter, disposeAdapter, TARGET_PRESETS, type LoraAdapter } from '../../src/engine/lora/lora';
 import { linearShapes, parameterCount } from '../../src/engine/model/config';
-import type { LlamaModel } from '../../src/engine/model/llama';
+import type { Decoder } from '../../src/engine/model/decoder';
 import { Trainer, DEFAULT_TRAIN_OPTIONS } from '../../src/engine/train/trainer';
 import type { BatchExample } from '../../src/engine/data/batches';
 import type { TrainEvent } from '../../src/engine/train/events';
@@ -164,7 +164,7 @@ interface TrainMeasurement {
  * events, which end once the loss is read back, so GPU work is included), then — paused at a
  * step boundary — one more step inside tf.profile for the peak bytes and the kernel count.
  */
-async function measureTraining(model: LlamaModel, adapter: LoraAdapter, ctx: RowContext): Promise<TrainMeasurement> {
+async function measureTraining(model: Decoder, adapter: LoraAdapter, ctx: RowContext): Promise<TrainMeasurement> {
   const c = ctx.config;
   const timed = c.warmup + c.steps;
   const total = timed + (c.profile ? 1 : 0);
@@ -268,7 +268,7 @@ async function measureTraining(model: LlamaModel, adapter: LoraAdapter, ctx: Row
  * where every new past length may compile programs; two tokens elsewhere), a prefill-only run
  * for its dispatch count, then the timed run. EOS is disabled so every run makes newTokens.
  */
-async function measureGeneration(model: LlamaModel, adapter: LoraAdapter, backend: BackendName, ctx: RowContext): Promise<GenerateFigures> {
+async function measureGeneration(model: Decoder, adapter: LoraAdapter, backend: BackendName, ctx: RowContext): Promise<GenerateFigures> {
   const c = ctx.config;
   const random = mulberry32(11);
   const prompt = Array.from({ length: c.promptTokens }, () => Math.floor(random() * model.config.vocabSize));

@@ -4,8 +4,8 @@
 // PyTorch peer reads it, and so do the tests (test/helpers/random-model.ts). Speed does not depend
 // on the weights' values, only on their shapes.
 import { parseModelConfig, type ModelConfig } from '../../src/engine/model/config';
-import { loadModel } from '../../src/engine/model/load';
-import { LlamaModel } from '../../src/engine/model/llama';
+import { createDecoder, loadModel } from '../../src/engine/model/load';
+import type { Decoder } from '../../src/engine/model/decoder';
 import { bytesSource } from '../../src/engine/model/byte-source';
 import type { TextTokenizer } from '../../src/engine/model/tokenizer';
 import { placeholderTokenizer, randomWeights, type HubConfig } from '../../test/helpers/random-model';
@@ -50,7 +50,7 @@ export interface StoriesFiles {
 
 export interface BenchModel {
   config: ModelConfig;
-  model: LlamaModel;
+  model: Decoder;
   dispose(): void;
 }
 
@@ -61,7 +61,7 @@ export function silentTokenizer(vocabSize: number): TextTokenizer {
 
 /** Loads (stories260K) or draws (the others, seed 0) the weights on the current backend. */
 export async function loadBenchModel(spec: BenchModelSpec, stories: StoriesFiles): Promise<BenchModel> {
-  let model: LlamaModel;
+  let model: Decoder;
   if (spec.config === null) {
     const raw = await stories.config();
     const config = parseModelConfig(raw);
@@ -74,7 +74,7 @@ export async function loadBenchModel(spec: BenchModelSpec, stories: StoriesFiles
     model = loaded.model;
   } else {
     const config = parseModelConfig({ ...spec.config });
-    model = new LlamaModel(config, randomWeights(config, 0));
+    model = createDecoder(config, randomWeights(config, 0));
   }
   return {
     config: model.config,

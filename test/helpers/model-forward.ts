@@ -1,7 +1,7 @@
 // Running a decoder on token ids and reading its logits back, for tests of the model at any size
 // (tiny configs against a float64 reference in test/unit, full-size random models in test/slow).
 import { tf } from '../../src/engine/tf';
-import type { LlamaModel } from '../../src/engine/model/llama';
+import type { Decoder } from '../../src/engine/model/decoder';
 import { mulberry32 } from '../../src/engine/rng';
 
 /** True when every value is finite (no NaN, no ±Infinity). */
@@ -18,7 +18,7 @@ export function randomIds(n: number, vocab: number, seed: number): number[] {
 
 /** Logits for `ids` [B, T] under `mask`, read back and with every intermediate released. */
 export async function engineLogits(
-  model: LlamaModel,
+  model: Decoder,
   ids: number[][],
   mask: number[][],
   lastPositions?: number,

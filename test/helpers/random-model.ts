@@ -31,6 +31,12 @@ const benchConfig = (id: keyof typeof MODEL_CONFIGS): HubConfig => Object.freeze
 export const SMOLLM2_135M = benchConfig('smollm2-135m');
 export const SMOLLM2_360M = benchConfig('smollm2-360m');
 export const QWEN2_5_0_5B = benchConfig('qwen2.5-0.5b');
+/**
+ * Gemma 3 270M (google/gemma-3-270m, config.json of transformers 4.55): 18 layers, 5 sliding
+ * (window 512, rope_local_base_freq 10000) to 1 full (rope_theta 1e6), 4 heads of 256 on 1 KV
+ * head, query_pre_attn_scalar 256, vocabulary 262,144, tied; 268,098,176 parameters.
+ */
+export const GEMMA3_270M = benchConfig('gemma3-270m');
 
 // Tiny configs: 2 layers and GQA ratio 2 everywhere, so head grouping is exercised; untied heads
 // on some so lm_head is too.
@@ -105,12 +111,74 @@ export const TINY_LLAMA3: HubConfig = Object.freeze({
   eos_token_id: 2,
 });
 
+/**
+ * Gemma 3 as 270M writes it (layer_types), shrunk: sliding, full, sliding with a window of 3, so a
+ * 6-token sequence crosses the window; head_dim 16 ≠ 32/4 and query_pre_attn_scalar 24 ≠ 16, so
+ * neither can stand in for the other; local and global RoPE bases differ.
+ */
+export const TINY_GEMMA3: HubConfig = Object.freeze({
+  model_type: 'gemma3_text',
+  attention_bias: false,
+  attn_logit_softcapping: null,
+  final_logit_softcapping: null,
+  head_dim: 16,
+  hidden_activation: 'gelu_pytorch_tanh',
+  hidden_size: 32,
+  intermediate_size: 48,
+  layer_types: ['sliding_attention', 'full_attention', 'sliding_attention'],
+  max_position_embeddings: 128,
+  num_attention_heads: 4,
+  num_hidden_layers: 3,
+  num_key_value_heads: 2,
+  query_pre_attn_scalar: 24,
+  rms_norm_eps: 1e-6,
+  rope_local_base_freq: 10000.0,
+  rope_scaling: null,
+  rope_theta: 1000000.0,
+  sliding_window: 3,
+  tie_word_embeddings: true,
+  vocab_size: 64,
+  bos_token_id: 2,
+  eos_token_id: 1,
+  pad_token_id: 0,
+});
+
+/**
+ * Gemma 3 as 1B writes it: no layer_types but sliding_window_pattern (every 2nd layer full here,
+ * 6th in 1B), linear rope_scaling ×8 on the full layers only, and a list of EOS ids.
+ */
+export const TINY_GEMMA3_PATTERN: HubConfig = Object.freeze({
+  model_type: 'gemma3_text',
+  head_dim: 8,
+  hidden_activation: 'gelu_pytorch_tanh',
+  hidden_size: 24,
+  intermediate_size: 40,
+  max_position_embeddings: 128,
+  num_attention_heads: 2,
+  num_hidden_layers: 4,
+  num_key_value_heads: 1,
+  query_pre_attn_scalar: 8,
+  rms_norm_eps: 1e-6,
+  rope_local_base_freq: 10000.0,
+  rope_scaling: { factor: 8.0, rope_type: 'linear' },
+  rope_theta: 1000000.0,
+  sliding_window: 2,
+  sliding_window_pattern: 2,
+  vocab_size: 64,
+  bos_token_id: 2,
+  eos_token_id: [1, 6],
+  pad_token_id: 0,
+});
+
 export interface RandomWeightOptions {
   /** Std of matrices and embeddings (0.02, HF's initializer_range for most of these models). */
   std?: number;
   /** Std of biases; default `std`. Nonzero, so a bias that is loaded but never added shows up. */
   biasStd?: number;
-  /** Norm weights are 1 + N(0, normJitter²); 0 (the default) gives HF's init of exactly 1. */
+  /**
+   * Norm weights are HF's init plus N(0, normJitter²); 0 (the default) gives HF's init exactly:
+   * 1, or 0 for Gemma 3, whose norms scale by 1 + w.
+   */
   normJitter?: number;
 }
 
@@ -127,6 +195,7 @@ export function randomWeights(config: ModelConfig, seed: number, opts: RandomWei
   const std = opts.std ?? 0.02;
   const biasStd = opts.biasStd ?? std;
   const jitter = opts.normJitter ?? 0;
+  const normInit = config.family === 'gemma3' ? 0 : 1;
   const weights: WeightMap = new Map();
   let index = 0;
   for (const [name, shape] of expectedTensorShapes(config)) {
@@ -134,8 +203,8 @@ export function randomWeights(config: ModelConfig, seed: number, opts: RandomWei
     const s = seed * 1_000_003 + index++;
     const t = isNorm(name)
       ? jitter === 0
-        ? tf.ones(shape)
-        : tf.randomNormal(shape, 1, jitter, 'float32', s)
+        ? tf.fill(shape, normInit)
+        : tf.randomNormal(shape, normInit, jitter, 'float32', s)
       : tf.randomNormal(shape, 0, isBias(name) ? biasStd : std, 'float32', s);
     weights.set(name, t);
   }

@@ -5,7 +5,7 @@
 // only once it cannot (stop-strings.ts).
 import { tf } from '../tf';
 import type { Decoder, PastKeyValues } from '../model/decoder';
-import type { TextTokenizer } from '../model/tokenizer';
+import { endOfTurnTokenId, type TextTokenizer } from '../model/tokenizer';
 import type { LoraAdapter } from '../lora/lora';
 import { mulberry32 } from '../rng';
 import { sampleToken, type SamplingOptions } from './sampling';
@@ -17,7 +17,7 @@ export interface GenerateOptions extends SamplingOptions {
   seed?: number;
   /** Generation ends when the continuation contains one of these (it is cut before it). */
   stopStrings?: string[];
-  /** Defaults to the tokenizer's EOS and the config's eos_token_id(s). */
+  /** Defaults to the config's eos_token_id(s) (generation_config.json's included), the tokenizer's EOS and the chat template's end-of-turn token. */
   eosTokenIds?: number[];
   useCache?: boolean;
   adapter?: LoraAdapter | null;
@@ -46,7 +46,7 @@ export async function generate(
 ): Promise<GenerateResult> {
   const promptIds = typeof prompt === 'string' ? tokenizer.encode(prompt) : [...prompt];
   if (promptIds.length === 0) throw new Error('generate: the prompt has no tokens');
-  const eos = new Set(opts.eosTokenIds ?? [...model.config.eosTokenIds, ...(tokenizer.eosTokenId === null ? [] : [tokenizer.eosTokenId])]);
+  const eos = new Set(opts.eosTokenIds ?? defaultStopIds(model, tokenizer));
   const random = mulberry32(opts.seed ?? 0);
   const useCache = opts.useCache ?? true;
   const promptText = tokenizer.decode(promptIds, { skipSpecialTokens: true });
@@ -124,4 +124,10 @@ function continuation(tokenizer: TextTokenizer, promptIds: number[], prompt: str
 function disposePast(past: PastKeyValues | undefined): void {
   if (!past) return;
   for (const t of [...past.keys, ...past.values]) t.dispose();
+}
+
+/** What ends a generation unless the caller says otherwise. */
+function defaultStopIds(model: Decoder, tokenizer: TextTokenizer): number[] {
+  const ids = [...model.config.eosTokenIds, tokenizer.eosTokenId, endOfTurnTokenId(tokenizer)];
+  return ids.filter((id): id is number => id !== null);
 }

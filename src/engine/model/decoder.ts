@@ -1,6 +1,6 @@
-// What every decoder family shares, so that a family's file (llama.ts, and gemma3.ts next) holds
+// What every decoder family shares, so that a family's file (llama.ts, gemma3.ts) holds
 // only its forward pass: weights by name, a linear's parameters with the adapter's LoRA branch,
-// the rotary tables, the lm_head, and the options and results of a forward.
+// the rotary tables (one per RoPE base), the lm_head, and the options and results of a forward.
 import { tf } from '../tf';
 import type { ModelConfig } from './config';
 import type { WeightMap } from './weights';
@@ -35,8 +35,12 @@ export interface ForwardResult {
   present: PastKeyValues;
 }
 
+/** What a rotary table depends on: the full layers' RoPE is the config itself. */
+export type RopeSpec = Pick<ModelConfig, 'headDim' | 'ropeTheta' | 'ropeScaling'>;
+
 export abstract class Decoder {
-  private rope: RopeTable | null = null;
+  /** One table per RoPE the layers use (Gemma 3 has two), keyed by base and scaling. */
+  private ropes = new Map<string, RopeTable>();
 
   constructor(
     readonly config: ModelConfig,
@@ -56,10 +60,10 @@ export abstract class Decoder {
     return this.w(this.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight') as tf.Tensor2D;
   }
 
+  /** Releases what the model derived from its weights (the weights themselves are the caller's). */
   dispose(): void {
-    this.rope?.cos.dispose();
-    this.rope?.sin.dispose();
-    this.rope = null;
+    for (const r of this.ropes.values()) tf.dispose([r.cos, r.sin]);
+    this.ropes.clear();
   }
 
   protected w(name: string): tf.Tensor {
@@ -78,16 +82,19 @@ export abstract class Decoder {
    * in float64 on the host: GPU sin/cos are only accurate to ~2⁻¹¹ (Vulkan's bound), which
    * alone moved logits by 2.5e-4 relative on SwiftShader.
    */
-  protected rotary(positions: tf.Tensor2D, needed: number): { cos: tf.Tensor4D; sin: tf.Tensor4D } {
-    if (!this.rope || this.rope.length < needed) {
-      const grown = Math.max(needed, this.rope ? this.rope.length * 2 : 256);
-      this.dispose();
-      this.rope = ropeTable(this.config, grown);
+  protected rotary(positions: tf.Tensor2D, needed: number, spec: RopeSpec = this.config): { cos: tf.Tensor4D; sin: tf.Tensor4D } {
+    const key = `${spec.headDim}:${spec.ropeTheta}:${JSON.stringify(spec.ropeScaling)}`;
+    let rope = this.ropes.get(key);
+    if (!rope || rope.length < needed) {
+      const grown = Math.max(needed, rope ? rope.length * 2 : 256);
+      if (rope) tf.dispose([rope.cos, rope.sin]);
+      rope = ropeTable(spec, grown);
+      this.ropes.set(key, rope);
     }
     const idx = positions.toInt();
     return {
-      cos: tf.gather(this.rope.cos, idx).expandDims(1) as tf.Tensor4D,
-      sin: tf.gather(this.rope.sin, idx).expandDims(1) as tf.Tensor4D,
+      cos: tf.gather(rope.cos, idx).expandDims(1) as tf.Tensor4D,
+      sin: tf.gather(rope.sin, idx).expandDims(1) as tf.Tensor4D,
     };
   }
 }

@@ -2,13 +2,17 @@
 import { parseModelConfig, type ModelConfig } from './config';
 import type { ByteSource } from './byte-source';
 import { openSafetensors } from './safetensors';
-import { loadWeights } from './weights';
+import { loadWeights, type WeightMap } from './weights';
+import type { Decoder } from './decoder';
 import { LlamaModel } from './llama';
+import { Gemma3Model } from './gemma3';
 import type { TextTokenizer } from './tokenizer';
 
 export interface ModelParts {
   name: string;
   config: Record<string, unknown>;
+  /** generation_config.json, when the model has one (its eos_token_id stops generation too). */
+  generationConfig?: Record<string, unknown> | null;
   tokenizer: TextTokenizer;
   weights: ByteSource;
 }
@@ -17,12 +21,17 @@ export interface LoadedModel {
   name: string;
   config: ModelConfig;
   tokenizer: TextTokenizer;
-  model: LlamaModel;
+  model: Decoder;
+}
+
+/** The decoder of the config's family, over weights the caller owns. */
+export function createDecoder(config: ModelConfig, weights: WeightMap): Decoder {
+  return config.family === 'gemma3' ? new Gemma3Model(config, weights) : new LlamaModel(config, weights);
 }
 
 export async function loadModel(parts: ModelParts): Promise<LoadedModel> {
-  const config = parseModelConfig(parts.config);
+  const config = parseModelConfig(parts.config, parts.generationConfig);
   const file = await openSafetensors(parts.weights);
   const weights = await loadWeights(file, config);
-  return { name: parts.name, config, tokenizer: parts.tokenizer, model: new LlamaModel(config, weights) };
+  return { name: parts.name, config, tokenizer: parts.tokenizer, model: createDecoder(config, weights) };
 }

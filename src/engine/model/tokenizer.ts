@@ -51,3 +51,32 @@ function vocabSize(vocab: unknown): number {
   if (vocab instanceof Map) return vocab.size;
   return Object.keys(vocab as object).length;
 }
+
+const endOfTurnIds = new WeakMap<TextTokenizer, number | null>();
+
+/**
+ * The special token the chat template writes right after an assistant's answer (Gemma's
+ * <end_of_turn>, ChatML's <|im_end|>, Llama 3's <|eot_id|>), or null when there is none. A model
+ * trained on the template learns to write it, so generation stops there.
+ */
+export function endOfTurnTokenId(tok: TextTokenizer): number | null {
+  if (endOfTurnIds.has(tok)) return endOfTurnIds.get(tok)!;
+  let id: number | null = null;
+  if (tok.chatTemplate) {
+    const answer = 'WebLoRA answer';
+    try {
+      const text = tok.applyChatTemplate([
+        { role: 'user', content: 'WebLoRA question' },
+        { role: 'assistant', content: answer },
+      ]);
+      const at = text.lastIndexOf(answer);
+      const first = at === -1 ? undefined : tok.encode(text.slice(at + answer.length), { addSpecialTokens: false })[0];
+      // Special: it has text of its own, which skipSpecialTokens drops.
+      if (first !== undefined && tok.decode([first], { skipSpecialTokens: true }) === '' && tok.decode([first]) !== '') id = first;
+    } catch {
+      // A template that refuses this conversation has no end-of-turn we can find.
+    }
+  }
+  endOfTurnIds.set(tok, id);
+  return id;
+}

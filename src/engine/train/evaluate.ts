@@ -1,7 +1,7 @@
 // Mean masked loss over a set of examples: Σ token losses / Σ trained tokens, with the
 // adapter as it is (or none, for the base model), never dropout.
 import { tf } from '../tf';
-import type { LlamaModel } from '../model/llama';
+import type { Decoder } from '../model/decoder';
 import type { LoraAdapter } from '../lora/lora';
 import { makeBatches, type BatchExample } from '../data/batches';
 import { summedCrossEntropy } from './loss';
@@ -19,7 +19,7 @@ export interface EvalOptions {
 export type BatchBoundary = (done: number, total: number) => Promise<boolean>;
 
 export async function evaluate(
-  model: LlamaModel,
+  model: Decoder,
   adapter: LoraAdapter | null,
   examples: readonly BatchExample[],
   o: EvalOptions,
@@ -29,7 +29,7 @@ export async function evaluate(
 
 /** `evaluate`, stopping early (null) when `boundary` says so. */
 export async function evaluateUntil(
-  model: LlamaModel,
+  model: Decoder,
   adapter: LoraAdapter | null,
   examples: readonly BatchExample[],
   o: EvalOptions,
