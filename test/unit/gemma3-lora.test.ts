@@ -76,7 +76,7 @@ describe('LoRA on a tiny Gemma 3, cpu', () => {
     const checkedModules = new Set<string>();
     for (const v of vars.filter((_, i) => i % 3 === 0)) {
       const g = grads[v.name].dataSync();
-      const data = v.dataSync().slice();
+      const data = v.dataSync().slice() as Float32Array;
       for (let k = 0; k < 2; k++) {
         const j = Math.floor(pick() * data.length);
         const probe = (delta: number) => {
@@ -107,7 +107,7 @@ describe('LoRA on a tiny Gemma 3, cpu', () => {
     value.dispose();
     const r = mulberry32(33);
     const dirs = vars.map((v) => Float32Array.from({ length: v.size }, () => r() * 2 - 1));
-    const base = vars.map((v) => v.dataSync().slice());
+    const base = vars.map((v) => v.dataSync().slice() as Float32Array);
     let analytic = 0;
     vars.forEach((v, i) => grads[v.name].dataSync().forEach((g, j) => (analytic += g * dirs[i][j])));
     const at = (eps: number) => {
