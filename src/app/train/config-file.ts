@@ -27,7 +27,8 @@ const FIELDS: Record<Exclude<keyof TrainConfig, 'lora'>, [Check, string]> = {
   evalBase: [bool, 'true or false'],
 };
 
-const LORA_FIELDS: Record<keyof TrainConfig['lora'], [Check, string]> = {
+// PEFT's per-module patterns come with imported adapters, not from the training form or its files.
+const LORA_FIELDS: Record<Exclude<keyof TrainConfig['lora'], 'rankPattern' | 'alphaPattern' | 'layersToTransform' | 'layersPattern'>, [Check, string]> = {
   r: [num(1, 4096, true), 'a whole number from 1'],
   alpha: [num(Number.MIN_VALUE, 1e6), 'a number above 0'],
   dropout: [num(0, 0.999), 'a number from 0, below 1'],

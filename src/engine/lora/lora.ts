@@ -1,10 +1,12 @@
 // A LoRA adapter: for each adapted linear W [out, in], trainable A [r, in] and B [out, r];
 // y = x·Wᵀ + s·(dropout(x)·Aᵀ)·Bᵀ with s = alpha/r (alpha/√r with rsLoRA). PEFT's init:
 // A kaiming-uniform(a=√5), i.e. U(-1/√in, 1/√in); B zero, so a new adapter changes nothing.
+// Which linears are adapted, and each one's r and alpha, follow PEFT's rules (peft-rules.ts).
 import { tf } from '../tf';
 import { newVariable } from '../variables';
 import type { ModelConfig } from '../model/config';
-import { LINEAR_MODULES, targetedLinears } from '../model/linears';
+import { LINEAR_MODULES } from '../model/linears';
+import { adaptedLinears, loraScaling, patternRegExp } from './peft-rules';
 import type { LoraBranch } from '../../../kernels';
 
 export interface LoraConfig {
@@ -14,6 +16,14 @@ export interface LoraConfig {
   useRslora: boolean;
   /** Module names (last path component), e.g. ["q_proj", "v_proj"]. */
   targetModules: string[];
+  /** PEFT's rank_pattern: module-name pattern -> rank of the modules it matches (peft-rules.ts). */
+  rankPattern?: Record<string, number>;
+  /** PEFT's alpha_pattern: module-name pattern -> lora_alpha of the modules it matches. */
+  alphaPattern?: Record<string, number>;
+  /** PEFT's layers_to_transform: only these decoder layers are adapted. */
+  layersToTransform?: number[];
+  /** PEFT's layers_pattern: the name of the list holding the layers ("layers"); empty: any. */
+  layersPattern?: string[];
 }
 
 export const TARGET_PRESETS = {
@@ -25,18 +35,17 @@ export const TARGET_PRESETS = {
 export interface LoraLayer {
   a: tf.Variable; // [r, in]
   b: tf.Variable; // [out, r]
+  /** alpha / r of this module (its own r and alpha under rank_pattern / alpha_pattern). */
+  scaling: number;
 }
 
 export interface LoraAdapter {
   config: LoraConfig;
-  scaling: number;
   /** Keyed by the full module path, e.g. "model.layers.0.self_attn.q_proj". */
   layers: Map<string, LoraLayer>;
 }
 
-export function loraScaling(c: Pick<LoraConfig, 'r' | 'alpha' | 'useRslora'>): number {
-  return c.useRslora ? c.alpha / Math.sqrt(c.r) : c.alpha / c.r;
-}
+export { loraScaling };
 
 export function validateLoraConfig(c: LoraConfig): void {
   if (!Number.isInteger(c.r) || c.r < 1) throw new Error(`LoRA rank must be a positive integer, got ${c.r}`);
@@ -48,6 +57,50 @@ export function validateLoraConfig(c: LoraConfig): void {
       `LoRA target modules ${JSON.stringify(unknown.length ? unknown : c.targetModules)} are not linear layers of this model; choose from ${LINEAR_MODULES.join(', ')}`,
     );
   }
+  for (const [field, pattern, positive] of [
+    ['rank_pattern', c.rankPattern, (v: number) => Number.isInteger(v) && v >= 1],
+    ['alpha_pattern', c.alphaPattern, (v: number) => v > 0],
+  ] as const) {
+    for (const [key, value] of Object.entries(pattern ?? {})) {
+      try {
+        patternRegExp(key);
+      } catch {
+        throw new Error(`${field} key ${JSON.stringify(key)} is not a valid regular expression`);
+      }
+      if (!positive(value)) throw new Error(`${field} gives ${JSON.stringify(key)} the value ${JSON.stringify(value)}; it must be a positive ${field === 'rank_pattern' ? 'integer' : 'number'}`);
+    }
+  }
+  const bad = (c.layersToTransform ?? []).find((l) => !(Number.isInteger(l) && l >= 0));
+  if (bad !== undefined) throw new Error(`layers_to_transform holds ${JSON.stringify(bad)}; layer indices are integers from 0`);
+}
+
+/** The adapted linears of `model`, refusing a selection that adapts none of them. */
+function adaptedOrThrow(model: ModelConfig, config: LoraConfig) {
+  const adapted = adaptedLinears(model, config);
+  if (adapted.length === 0) {
+    throw new Error(
+      `LoRA on ${config.targetModules.join(', ')} with layers_to_transform ${JSON.stringify(config.layersToTransform)} adapts no layer of this ${model.numLayers}-layer model`,
+    );
+  }
+  return adapted;
+}
+
+/**
+ * A rank above the smaller side of a linear buys nothing (B·A has rank ≤ min(in, out)) and
+ * costs memory: one line per distinct case, for the CLI and the app to show.
+ */
+export function rankWarnings(model: ModelConfig, config: LoraConfig): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const [path, l] of adaptedLinears(model, config)) {
+    const smallest = Math.min(l.in, l.out);
+    const key = `${l.module}:${l.r}:${smallest}`;
+    if (l.r > smallest && !seen.has(key)) {
+      seen.add(key);
+      out.push(`LoRA rank ${l.r} on ${l.module} (${path} and alike) exceeds its smaller dimension ${smallest} (${l.out}×${l.in}): the update cannot have rank above ${smallest}, so the extra rank only costs memory; rank ${smallest} or less does the same`);
+    }
+  }
+  return out;
 }
 
 // TF.js variable names are global: two adapters alive at once (tuned vs imported, a test's
@@ -65,16 +118,17 @@ export function createLoraAdapter(model: ModelConfig, config: LoraConfig, random
   validateLoraConfig(config);
   const serial = nextAdapterSerial();
   const layers = new Map<string, LoraLayer>();
-  for (const [path, { out, in: inp }] of targetedLinears(model, config.targetModules)) {
+  for (const [path, { out, in: inp, r, scaling }] of adaptedOrThrow(model, config)) {
     const bound = 1 / Math.sqrt(inp);
-    const a = new Float32Array(config.r * inp);
+    const a = new Float32Array(r * inp);
     for (let i = 0; i < a.length; i++) a[i] = (random() * 2 - 1) * bound;
     layers.set(path, {
-      a: newVariable(() => tf.tensor2d(a, [config.r, inp]), true, loraVariableName(serial, path, 'A')),
-      b: newVariable(() => tf.zeros([out, config.r]), true, loraVariableName(serial, path, 'B')),
+      a: newVariable(() => tf.tensor2d(a, [r, inp]), true, loraVariableName(serial, path, 'A')),
+      b: newVariable(() => tf.zeros([out, r]), true, loraVariableName(serial, path, 'B')),
+      scaling,
     });
   }
-  return { config, scaling: loraScaling(config), layers };
+  return { config, layers };
 }
 
 export function loraVariables(adapter: LoraAdapter): tf.Variable[] {
@@ -106,7 +160,7 @@ export function loraBranch(adapter: LoraAdapter | null | undefined, path: string
   if (!adapter || !layer) return undefined;
   const rate = step.training ? adapter.config.dropout : 0;
   const seed = step.dropoutSeed === undefined ? undefined : step.dropoutSeed * 7919 + hashPath(path);
-  return { a: layer.a, b: layer.b, scaling: adapter.scaling, ...(rate > 0 ? { dropout: { rate, seed } } : {}) };
+  return { a: layer.a, b: layer.b, scaling: layer.scaling, ...(rate > 0 ? { dropout: { rate, seed } } : {}) };
 }
 
 function hashPath(path: string): number {

@@ -18,7 +18,7 @@ function shift(weights: WeightMap, adapter: LoraAdapter, sign: 1 | -1): void {
     const name = `${path}.weight`;
     const w = weights.get(name);
     if (!w) throw new Error(`cannot merge: the model has no weight ${name}`);
-    const next = merged(w, layer, adapter.scaling, sign);
+    const next = merged(w, layer, layer.scaling, sign);
     w.dispose();
     weights.set(name, next);
   }
@@ -39,7 +39,7 @@ export async function mergedSafetensors(weights: WeightMap, config: ModelConfig,
     const w = weights.get(name)!;
     const layer = name.endsWith('.weight') ? adapter.layers.get(name.slice(0, -'.weight'.length)) : undefined;
     if (layer) refuseNonFinite([{ name: `${name} (its LoRA A)`, data: (await layer.a.data()) as Float32Array }, { name: `${name} (its LoRA B)`, data: (await layer.b.data()) as Float32Array }], 'refusing to merge the adapter');
-    const t = layer ? merged(w, layer, adapter.scaling) : w;
+    const t = layer ? merged(w, layer, layer.scaling) : w;
     tensors.push({ name, shape, data: (await t.data()) as Float32Array });
     if (t !== w) t.dispose();
   }

@@ -2,9 +2,9 @@
 // Weights are float32; activations count what the step keeps for the backward pass per layer
 // and token (inputs of every matmul, norms, and with stock ops the attention probabilities and
 // the [tokens, vocab] logits, which the fused kernels never hold), as an estimate.
-import { parameterCount, type ModelConfig } from './config';
-import { targetedLinears } from './linears';
+import { layerNorms, parameterCount, type ModelConfig } from './config';
 import type { LoraConfig } from '../lora/lora';
+import { adaptedLinears } from '../lora/peft-rules';
 import { activeKernels, DEFAULT_CHUNK_BYTES, type KernelMode } from '../../../kernels';
 
 export interface MemoryEstimate {
@@ -14,9 +14,10 @@ export interface MemoryEstimate {
   totalBytes: number;
 }
 
-export function loraParameterCount(c: ModelConfig, lora: Pick<LoraConfig, 'r' | 'targetModules'>): number {
+/** Trainable LoRA parameters: r·(in + out) per adapted linear, each with its own r under rank_pattern. */
+export function loraParameterCount(c: ModelConfig, lora: Pick<LoraConfig, 'r' | 'targetModules' | 'rankPattern' | 'layersToTransform' | 'layersPattern'>): number {
   let n = 0;
-  for (const [, l] of targetedLinears(c, lora.targetModules)) n += lora.r * (l.out + l.in);
+  for (const [, l] of adaptedLinears(c, { alpha: 1, useRslora: false, ...lora })) n += l.r * (l.out + l.in);
   return n;
 }
 
@@ -36,7 +37,9 @@ export function estimateTrainingMemory(
   const fused = kernels === 'fused';
   // Stock: scores and probabilities per key; fused attention keeps two numbers per query row.
   const attention = fused ? 2 * c.numHeads : 2 * c.numHeads * seqLen;
-  const perTokenPerLayer = 6 * c.hiddenSize + 3 * q + 4 * c.intermediateSize + attention;
+  // Each hidden-size norm keeps its input: two per layer, four in Gemma 3 (its post-norms). Gemma's
+  // sliding layers hold as much as full ones: the stock scores are [T, S] with the window masked.
+  const perTokenPerLayer = (4 + layerNorms(c).length) * c.hiddenSize + 3 * q + 4 * c.intermediateSize + attention;
   // Stock: the logits; fused: the cross-entropy's backward holds one vocabulary chunk at a time.
   const headBytes = fused ? Math.min(tokens * c.vocabSize * 4, DEFAULT_CHUNK_BYTES) : tokens * c.vocabSize * 4;
   const activationBytes = tokens * perTokenPerLayer * c.numLayers * 4 + headBytes;
