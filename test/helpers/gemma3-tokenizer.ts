@@ -21,12 +21,18 @@ export const GEMMA3_CHAT_TEMPLATE =
 
 const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
 
-export async function loadGemmaTurnTokenizer(): Promise<TextTokenizer> {
+/** tokenizer.json and tokenizer_config.json, as a model folder holds them. */
+export async function gemmaTurnTokenizerFiles(): Promise<{ json: Record<string, unknown>; config: Record<string, unknown> }> {
   const json = JSON.parse(await readFile(join(STORIES_DIR, 'tokenizer.json'), 'utf8'));
   const config = JSON.parse(await readFile(join(STORIES_DIR, 'tokenizer_config.json'), 'utf8'));
   json.added_tokens.push(special(START_OF_TURN, '<start_of_turn>'), special(END_OF_TURN, '<end_of_turn>'));
   config.added_tokens_decoder[START_OF_TURN] = special(START_OF_TURN, '<start_of_turn>');
   config.added_tokens_decoder[END_OF_TURN] = special(END_OF_TURN, '<end_of_turn>');
   config.chat_template = GEMMA3_CHAT_TEMPLATE;
+  return { json, config };
+}
+
+export async function loadGemmaTurnTokenizer(): Promise<TextTokenizer> {
+  const { json, config } = await gemmaTurnTokenizerFiles();
   return wrapTokenizer(tokenizerFromJson(json, config));
 }

@@ -16,6 +16,9 @@ export const HUB_PRESETS = [
   { label: 'SmolLM2-360M', repoId: 'HuggingFaceTB/SmolLM2-360M', size: '≈720 MB' },
   { label: 'Qwen2.5-0.5B', repoId: 'Qwen/Qwen2.5-0.5B', size: '≈990 MB' },
   { label: 'Qwen2.5-0.5B-Instruct', repoId: 'Qwen/Qwen2.5-0.5B-Instruct', size: '≈990 MB' },
+  // Google's own repos are gated: the hub serves them once the Gemma license is accepted there.
+  { label: 'Gemma 3 270M', repoId: 'google/gemma-3-270m', size: '≈540 MB' },
+  { label: 'Gemma 3 270M-it', repoId: 'google/gemma-3-270m-it', size: '≈540 MB' },
 ] as const;
 
 function remember(key: string, value: string): void {

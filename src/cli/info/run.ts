@@ -1,6 +1,6 @@
 // `weblora info`: read from config.json and the tokenizer only. The weights file is never
 // loaded, so this answers at once even for a model too big to train here.
-import { parseModelConfig, parameterCount } from '../../engine/model/config';
+import { parseModelConfig, parameterCount, type ModelConfig } from '../../engine/model/config';
 import { estimateTrainingMemory, loraParameterCount } from '../../engine/model/memory';
 import { loadModelFromFolder } from '../../engine/model/source/source-folder';
 import { EXIT_OK } from '../shared/errors';
@@ -8,6 +8,14 @@ import { bytes, count } from '../shared/format';
 import type { CliIO } from '../shared/io';
 import { resolveTargets } from '../shared/targets';
 import type { InfoArgs } from './args';
+
+/** Which layers see every earlier token and which a sliding window of them (Gemma 3). */
+function attentionLayers(c: ModelConfig): string {
+  const sliding = c.layerTypes.filter((t) => t === 'sliding_attention').length;
+  if (sliding === 0) return `every layer sees all earlier tokens`;
+  const local = c.ropeLocalTheta === null ? '' : `, rope theta ${c.ropeLocalTheta}`;
+  return `${sliding} sliding-window layers (window ${c.slidingWindow}${local}), ${c.numLayers - sliding} full`;
+}
 
 export async function runInfo(args: InfoArgs, io: CliIO): Promise<number> {
   const targetModules = resolveTargets(args.targets, 'info');
@@ -24,6 +32,7 @@ export async function runInfo(args: InfoArgs, io: CliIO): Promise<number> {
     ['layers', String(c.numLayers)],
     ['hidden size', `${c.hiddenSize} (MLP ${c.intermediateSize})`],
     ['heads', `${c.numHeads} attention, ${c.numKvHeads} key/value, head dim ${c.headDim}`],
+    ['attention', attentionLayers(c)],
     ['vocab size', String(c.vocabSize)],
     ['context', `${c.maxPositionEmbeddings} positions, rope theta ${c.ropeTheta}${c.ropeScaling ? `, ${c.ropeScaling.type} scaling x${c.ropeScaling.factor}` : ''}`],
     ['tied embeddings', c.tieWordEmbeddings ? 'yes' : 'no'],
