@@ -21,9 +21,9 @@ import { referenceLogits, type F64Weights } from '../helpers/reference-decoder';
 
 const RAW = { ...TINY_LLAMA3, num_hidden_layers: 3 };
 const config = parseModelConfig({ ...RAW });
-const H = RAW.hidden_size;
-const KV = (RAW.num_key_value_heads * H) / RAW.num_attention_heads;
-const F = RAW.intermediate_size;
+const H = config.hiddenSize;
+const KV = config.numKvHeads * config.headDim;
+const F = config.intermediateSize;
 const SHAPES: Record<string, [number, number]> = {
   'self_attn.q_proj': [H, H],
   'self_attn.k_proj': [KV, H],
