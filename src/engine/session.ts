@@ -54,6 +54,11 @@ export class Session {
   adapter: LoraAdapter | null = null;
   /** Where the current adapter came from (for export metadata and the UI). */
   adapterOrigin: AdapterOrigin | null = null;
+  /**
+   * SHA-256 of model.safetensors when the caller computed it (model/weights-sha256.ts, cached by
+   * file): exported adapters record it as the base model they were trained on.
+   */
+  weightsSha256: string | null = null;
 
   private constructor(
     readonly loaded: LoadedModel,
@@ -128,7 +133,7 @@ export class Session {
   }
 
   exportAdapter(): Promise<PeftFiles> {
-    return exportPeft(this.requireAdapter(), this.files.baseModelId === undefined ? this.loaded.name : this.files.baseModelId);
+    return exportPeft(this.requireAdapter(), this.files.baseModelId === undefined ? this.loaded.name : this.files.baseModelId, this.weightsSha256 ? { base_model_sha256: this.weightsSha256 } : {});
   }
 
   exportMergedWeights(): Promise<Uint8Array> {

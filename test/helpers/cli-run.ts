@@ -11,10 +11,19 @@ export interface CliRun {
   stderr: string;
 }
 
-export async function runCliInProcess(argv: string[], env: Record<string, string> = {}): Promise<CliRun> {
+/** `onStdout` sees all stdout so far after each write (e.g. to fire io.interrupts, like Ctrl-C). */
+export async function runCliInProcess(argv: string[], env: Record<string, string> = {}, onStdout?: (all: string, io: CliIO) => void): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
-  const io: CliIO = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env, interrupts: new Interrupts() };
+  const io: CliIO = {
+    stdout: (t) => {
+      stdout += t;
+      onStdout?.(stdout, io);
+    },
+    stderr: (t) => void (stderr += t),
+    env,
+    interrupts: new Interrupts(),
+  };
   const code = await main(argv, io);
   return { code, stdout, stderr };
 }

@@ -9,6 +9,8 @@ import type { Session } from '../../engine/session';
 import type { TrainOptions } from '../../engine/train/trainer';
 import type { StartingAdapter } from './adapter';
 import type { TrainArgs } from './args';
+import type { CliIO } from '../shared/io';
+import { cacheDir, modelWeightsSha256 } from '../shared/weights-hash';
 
 export async function sha256OfFile(path: string): Promise<{ bytes: number; sha256: string }> {
   const hash = createHash('sha256');
@@ -52,11 +54,16 @@ export async function runIdentity(
   template: PromptTemplate,
   start: StartingAdapter,
   options: TrainOptions,
+  io: CliIO,
 ): Promise<Record<string, unknown>> {
   const d = a.data;
+  // The weights themselves: a fine-tune and its base share config and parameter count.
+  session.weightsSha256 = await modelWeightsSha256(a.model, io.env, (bytes) =>
+    io.stderr(`hashing the model weights (${(bytes / 1e6).toFixed(0)} MB, once: remembered in ${cacheDir(io.env)})\n`),
+  );
   return {
     // Not the folder's path: a moved model folder is still the same model.
-    model: { parameters: session.summary().parameters, config_sha256: sha256(JSON.stringify(session.files.config)) },
+    model: { parameters: session.summary().parameters, config_sha256: sha256(JSON.stringify(session.files.config)), weights_sha256: session.weightsSha256 },
     data: await sha256OfFile(d.path),
     prepare: {
       format: d.format ?? 'auto',
@@ -71,4 +78,26 @@ export async function runIdentity(
     init_adapter_sha256: start.initSha256 ?? null,
     options: lossOptions(options),
   };
+}
+
+/**
+ * differences() for --resume, with the model's weights said plainly. A checkpoint written before
+ * weights were hashed has none to compare: it still resumes, with a note saying what was not checked.
+ */
+export function resumeDifferences(saved: Record<string, unknown>, now: Record<string, unknown>, note: (line: string) => void): string[] {
+  const savedModel = saved.model as Record<string, unknown> | undefined;
+  let current = now;
+  if (savedModel && savedModel.weights_sha256 === undefined) {
+    note(
+      "note: this checkpoint predates WebLoRA's record of the model's weights (SHA-256), so only the model's config and size are checked: make sure --model is the model the run started with\n",
+    );
+    const { weights_sha256: _weights, ...model } = now.model as Record<string, unknown>;
+    current = { ...now, model };
+  }
+  const weights = (x: Record<string, unknown>) => (x.model as Record<string, unknown> | undefined)?.weights_sha256;
+  return differences(saved, current).map((d) =>
+    d.startsWith('model.weights_sha256:')
+      ? `the model's weights differ: SHA-256 ${String(weights(saved))} in the checkpoint, ${String(weights(current))} now — the same config with other weights (a fine-tune and its base?)`
+      : d,
+  );
 }

@@ -17,7 +17,7 @@ import { openModel, writeAdapterDir } from '../shared/model';
 import { setUpAdapter } from './adapter';
 import type { TrainArgs } from './args';
 import { checkpointDir, readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint';
-import { differences, runIdentity } from './identity';
+import { resumeDifferences, runIdentity } from './identity';
 import { evalLine, evalRecord, progressLine, stepRecord, TRAIN_LOG, writeTrainLog, type LogHeader, type LogRecord } from './log';
 
 export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
@@ -46,7 +46,7 @@ export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
 
     trainer = session.trainer(prepared.train, prepared.val, { ...DEFAULT_TRAIN_OPTIONS, ...a.loop, maxLength: d.maxLength });
     const t = trainer;
-    const run = await runIdentity(session, a, prepared.template, start, t.options);
+    const run = await runIdentity(session, a, prepared.template, start, t.options, io);
     const header: LogHeader = {
       model: a.model,
       data: d.path,
@@ -67,7 +67,7 @@ export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
     let records: LogRecord[] = [];
     let elapsedMs = 0;
     if (saved) {
-      const diffs = differences(saved.run, run);
+      const diffs = resumeDifferences(saved.run, run, io.stderr);
       if (diffs.length) {
         throw new Error(
           `--resume: the checkpoint in ${checkpointDir(a.out)} was made with other settings (${diffs.join('; ')}); ` +

@@ -48,7 +48,8 @@ export function peftConfigJson(config: LoraConfig, baseModel: string | null): Re
   };
 }
 
-export async function exportPeft(adapter: LoraAdapter, baseModel: string | null): Promise<PeftFiles> {
+/** `metadata`: extra safetensors metadata (PEFT reads only "format"), e.g. the base weights' SHA-256. */
+export async function exportPeft(adapter: LoraAdapter, baseModel: string | null, metadata: Record<string, string> = {}): Promise<PeftFiles> {
   const tensors: Array<{ name: string; shape: number[]; data: Float32Array }> = [];
   for (const [path, layer] of adapter.layers) {
     tensors.push({ name: `${PREFIX}${path}.lora_A.weight`, shape: layer.a.shape, data: (await layer.a.data()) as Float32Array });
@@ -57,7 +58,7 @@ export async function exportPeft(adapter: LoraAdapter, baseModel: string | null)
   refuseNonFinite(tensors, 'refusing to write the adapter');
   return {
     config: JSON.stringify(peftConfigJson(adapter.config, baseModel), null, 2) + '\n',
-    weights: writeSafetensors(tensors, { format: 'pt' }),
+    weights: writeSafetensors(tensors, { ...metadata, format: 'pt' }),
   };
 }
 
