@@ -15,8 +15,10 @@ import type { TrainCheckpoint, TrainOptions } from '../engine/train/trainer';
 import type { ScheduleKind } from '../engine/train/schedule';
 import type { MemoryEstimate } from '../engine/model/memory';
 import type { KernelMode } from '../../kernels/mode';
+import type { JobFile } from '../engine/job/job';
 
 export type { BackendInfo, BackendName, DownloadProgress, ModelSummary, LoraConfig, DataCounts, FileReport };
+export type { JobFile };
 export type { ColumnMapping, DatasetFormat, PromptTemplate, DataIssue, TrainEvent, TrainPhase, TrainCheckpoint, ScheduleKind, MemoryEstimate };
 
 export type BackendChoice = BackendName | 'auto';
@@ -300,4 +302,6 @@ export interface WorkerApi {
   exportAdapter(): Promise<AdapterExport>;
   exportMerged(): Promise<ExportedFile[]>;
   importAdapter(files: { config: string; weights: Uint8Array }): Promise<AdapterInfo>;
+  /** The run as a Hugging Face job for GPU servers (src/engine/job): the files, as `weblora export-job` writes them. */
+  exportJob(input: DataInput, opts: DataOptions, cfg: TrainConfig): Promise<JobFile[]>;
 }

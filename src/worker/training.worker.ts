@@ -10,6 +10,7 @@ import { loadModelFromFiles } from '../engine/model/source/source-files';
 import type { ModelFiles } from '../engine/model/source/source-types';
 import { Session } from '../engine/session';
 import { loadDataset } from '../engine/data/load';
+import { exportJob } from '../engine/job/export';
 import type { PreparedDataset } from '../engine/data/pipeline';
 import { resolveTemplate } from '../engine/data/template';
 import { evaluationsOf, planRun } from '../engine/train/plan';
@@ -308,6 +309,21 @@ const api: WorkerApi = {
         if (!s.adapter) fail('not-ready', 'There is no adapter to merge.', 'Train one, or import one.');
         const files = fileBytes(await s.exportMergedModel());
         return Comlink.transfer(files, files.map((f) => f.bytes.buffer as ArrayBuffer));
+      },
+      true,
+    );
+  },
+
+  exportJob(input: DataInput, opts: DataOptions, cfg: TrainConfig) {
+    return exclusive(
+      'exporting a job',
+      async () => {
+        const s = requireSession();
+        if (cfg.init === 'current') {
+          fail('not-ready', 'A job trains a new adapter, and this run continues the current one.', 'Choose a new adapter in the Train panel to export the run as a job.');
+        }
+        const { onProgress: _p, ...data } = prepareOptions(opts);
+        return exportJob(s, { name: input.name, source: input.text }, { data: { ...data, seed: opts.seed }, lora: cfg.lora, training: trainOptions(cfg, opts.maxLength), evalBase: cfg.evalBase });
       },
       true,
     );

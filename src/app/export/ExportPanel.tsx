@@ -1,7 +1,7 @@
 // Export / import: the PEFT adapter (zip, or its two files), the training config, merged weights;
 // and importing an adapter to compare with or to keep training.
 import { patch, useStore } from '../store';
-import { exportAdapterFile, exportAdapterZip, exportMerged, exportTrainingConfig, importAdapterFiles } from './actions';
+import { exportAdapterFile, exportAdapterZip, exportGpuJob, exportMerged, exportTrainingConfig, importAdapterFiles } from './actions';
 import { Callout, ErrorCard, Section, Stat } from '../components/ui';
 import { FileDrop } from '../components/FileDrop';
 import { bytes, count } from '../util/format';
@@ -14,6 +14,7 @@ export function ExportPanel() {
   const hasTraining = useStore((s) => s.train.points.length > 0);
   const busy = !!ex.busy || trainBusy;
   const noAdapter = !adapter;
+  const dataReady = useStore((s) => !!s.data.input && !!s.data.summary?.tokenized);
 
   return (
     <div className="panel-stack">
@@ -67,6 +68,14 @@ export function ExportPanel() {
               <p className="muted small">Model, dataset options, LoRA and training settings, and the loss history.</p>
             </div>
             <div>
+              <button type="button" className="secondary" disabled={!info || !dataReady || busy} onClick={() => void exportGpuJob()}>
+                Run on a GPU server
+              </button>
+              <p className="muted small">
+                This run as a Hugging Face job (zip): train.py with transformers + peft, launched by accelerate on one GPU, several (DDP) or sharded (FSDP); the dataset as read here; a README with the commands. It writes an adapter and a train_log.json to import back here. Nothing is uploaded.
+              </p>
+            </div>
+            <div>
               <button type="button" className="secondary" disabled={noAdapter || busy} onClick={() => void exportMerged()}>
                 Merged model (zip)
               </button>
@@ -78,14 +87,14 @@ export function ExportPanel() {
         </Section>
       </div>
 
-      <Section title="Import an adapter" description="A PEFT adapter for the loaded model: both files, or a zip that holds them. Then compare it, export it, or keep training it.">
+      <Section title="Import an adapter" description="A PEFT adapter for the loaded model: both files, or a zip that holds them; with the train_log.json of its run (a GPU job's, or weblora train's), the run is listed in Runs with its loss curve. Then compare it, export it, or keep training it.">
         <FileDrop
           label="Adapter files"
           multiple
           accept=".json,.safetensors,.zip"
           disabled={!info || busy}
           onFiles={(files) => void importAdapterFiles(files)}
-          title="Drop adapter_config.json + adapter_model.safetensors, or a zip"
+          title="Drop adapter_config.json + adapter_model.safetensors (+ train_log.json), or a zip"
           hint={info ? `For ${info.name}.` : 'Load the base model first.'}
         />
       </Section>

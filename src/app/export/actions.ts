@@ -4,8 +4,10 @@ import { engine } from '../engine-instance';
 import { EngineError } from '../engine';
 import { notify, patch, useStore } from '../store';
 import { uiError } from '../errors';
-import { download, safeName } from '../util/download';
-import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, adapterFromZip, zipAdapter, zipFiles } from './zip';
+import { download, fileStem, safeName } from '../util/download';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, adapterFromZip, trainLogFromZip, zipAdapter, zipFiles } from './zip';
+import { saveImportedRun } from '../runs/actions';
+import { TRAIN_LOG } from '../runs/import-log';
 import { refreshMemory } from '../train/plan';
 import { refreshAdapter } from '../adapter';
 import type { AdapterExport } from '../../worker/api';
@@ -82,6 +84,24 @@ export function exportTrainingConfig(): void {
   download(`${baseName()}-training-config.json`, trainingConfigJson(), 'application/json');
 }
 
+/**
+ * The run set up in the Train panel, on the dataset in the Data panel, as a Hugging Face job for
+ * GPU servers (src/engine/job): the same files as `weblora export-job`, zipped. Made in the
+ * worker from the dataset text the page already holds; nothing is uploaded.
+ */
+export function exportGpuJob(): Promise<unknown> {
+  return withBusy('Exporting the job', async () => {
+    const st = useStore.getState();
+    const input = st.data.input;
+    if (!input || !st.model.info) {
+      throw new EngineError({ kind: 'not-ready', message: 'A job needs the model and the dataset.', hint: 'Load a model and choose a dataset first.' });
+    }
+    const files = await engine.call((api) => api.exportJob(input, st.data.options, st.train.config));
+    download(`${fileStem(st.model.info.name, input.name)}-gpu-job.zip`, zipFiles(files.map((f) => ({ name: f.name, bytes: f.text }))), 'application/zip');
+    notify({ tone: 'success', title: 'GPU job exported', message: 'Unzip it on the server and follow its README: pip install -r requirements.txt, then accelerate launch … train.py.' });
+  });
+}
+
 export function exportMerged(): Promise<unknown> {
   return withBusy('Merging the weights', async () => {
     const files = await engine.call((api) => api.exportMerged());
@@ -93,9 +113,13 @@ export function exportMerged(): Promise<unknown> {
 export async function importAdapterFiles(list: File[]): Promise<boolean> {
   const r = await withBusy('Importing the adapter', async () => {
     let files: { config: string; weights: Uint8Array } | null = null;
+    // A run's log beside the adapter (a GPU job's output, or weblora train's): the run is listed too.
+    let log: string | null = null;
     const zip = list.find((f) => f.name.toLowerCase().endsWith('.zip'));
     if (zip) {
-      files = adapterFromZip(new Uint8Array(await zip.arrayBuffer()));
+      const bytes = new Uint8Array(await zip.arrayBuffer());
+      files = adapterFromZip(bytes);
+      log = trainLogFromZip(bytes);
       if (!files) {
         throw new EngineError({
           kind: 'bad-adapter',
@@ -104,7 +128,9 @@ export async function importAdapterFiles(list: File[]): Promise<boolean> {
         });
       }
     } else {
-      const config = list.find((f) => f.name.endsWith('.json'));
+      const logFile = list.find((f) => f.name === TRAIN_LOG);
+      if (logFile) log = await logFile.text();
+      const config = list.find((f) => f.name === ADAPTER_CONFIG) ?? list.find((f) => f.name.endsWith('.json') && f.name !== TRAIN_LOG);
       const weights = list.find((f) => f.name.endsWith('.safetensors'));
       if (!config || !weights) {
         patch('exports', {
@@ -122,6 +148,10 @@ export async function importAdapterFiles(list: File[]): Promise<boolean> {
     const info = await engine.call((api) => api.importAdapter(files!));
     await refreshAdapter();
     void refreshMemory();
+    if (log !== null) {
+      const run = await saveImportedRun(log, files);
+      notify({ tone: 'success', title: 'Run imported', message: `“${run.name}”: ${run.points.length} steps, listed in Runs with its loss curve.` });
+    }
     notify({
       tone: 'success',
       title: 'Adapter imported',

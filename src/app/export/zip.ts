@@ -25,3 +25,10 @@ export function adapterFromZip(bytes: Uint8Array): { config: string; weights: Ui
   }
   return config !== null && weights ? { config, weights } : null;
 }
+
+/** A train_log.json anywhere in the zip, as text, or null. */
+export function trainLogFromZip(bytes: Uint8Array): string | null {
+  const entries = unzipSync(bytes, { filter: (f) => /(^|\/)train_log\.json$/.test(f.name) });
+  const first = Object.values(entries)[0];
+  return first ? new TextDecoder().decode(first) : null;
+}

@@ -11,6 +11,7 @@ import { setDataset } from '../data/actions';
 import { startTraining, viewRun } from '../train/actions';
 import { refreshAdapter } from '../adapter';
 import { refreshRuns } from './list';
+import { runFromTrainLog } from './import-log';
 import { setTrainConfig } from '../train/plan';
 
 /** The loaded model is the run's: by content, however either was loaded (folder, files, hub). */
@@ -97,6 +98,21 @@ export async function continueRun(run: db.RunRecord): Promise<void> {
   setTrainConfig({ ...structuredClone(run.config), init: 'current' });
   showPanel('train');
   notify({ tone: 'info', title: 'Ready to continue', message: `Training starts from the adapter of “${run.name}”. Set the steps or epochs to add, then Start training.` });
+}
+
+/**
+ * A run trained elsewhere (a GPU job, the CLI), from its train_log.json, with the adapter just
+ * imported: saved beside this browser's runs and shown (loss curve, settings).
+ */
+export async function saveImportedRun(logText: string, adapter: { config: string; weights: Uint8Array }): Promise<db.RunRecord> {
+  const info = useStore.getState().model.info;
+  if (!info) throw new Error('no model is loaded');
+  const run = runFromTrainLog(logText, info, db.newRunId(), Date.now());
+  await db.putRun(run);
+  await db.putAdapter(run.id, adapter);
+  await refreshRuns();
+  viewRun(run);
+  return run;
 }
 
 export async function removeRun(run: db.RunRecord): Promise<void> {
