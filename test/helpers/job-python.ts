@@ -69,7 +69,9 @@ tok = WebLoRATokens()
 out = train.dump_batches(job, records, tok, train.pad_id_of(tok), out_path)
 o = job["training"]
 warmup = train.effective_warmup(o["warmupSteps"], out["total_steps"])
+tr, va, _, _ = train.prepare(job, records, tok)
 extra = {
+    "token_check_ok": train.check_tokens(job, tr, va, train.pad_id_of(tok), strict=False),
     "learning_rates": [train.learning_rate(s, o["learningRate"], warmup, out["total_steps"], o["schedule"]) for s in range(out["total_steps"])],
     "lora_a": [v[:16] + [sum(v)] for v in train.lora_a_values([tuple(s) for s in shapes], o["seed"])],
 }
@@ -87,6 +89,8 @@ export interface PythonDump {
   dropped: Array<{ file: string; line: number; reason: string }>;
   epoch0_batches: Array<{ example_ids: number[]; seq_len: number; trained_tokens: number }>;
   learning_rates: number[];
+  /** train.py's check of job.json's first examples against its own tokens. */
+  token_check_ok: boolean;
   lora_a: number[][];
 }
 

@@ -43,8 +43,10 @@ describe.skipIf(!HAS_TORCH)("the job's train.py with torch", () => {
     await cli(['train', ...FLAGS, '--out', web, '--backend', 'cpu']);
     await cli(['export-job', ...FLAGS, '--out', job]);
     const out = join(tmp, 'torch-out');
-    const r = spawnSync('python3', [join(job, 'train.py'), '--out', out, '--attn', 'eager'], { encoding: 'utf8', timeout: 600_000 });
+    const r = spawnSync('python3', [join(job, 'train.py'), '--model', STORIES_DIR, '--out', out, '--attn', 'eager'], { encoding: 'utf8', timeout: 600_000 });
     expect(r.status, r.stderr).toBe(0);
+    // The job's own model, from its folder: train.py checked it makes WebLoRA's tokens.
+    expect(r.stdout + r.stderr).toContain("the first examples are WebLoRA's, token for token");
     const steps = (l: Log) => l.records.filter((x) => x.type === 'step').map((x) => x.loss!);
     const [ours, theirs] = [steps(await readLog(web)), steps(await readLog(out))];
     expect(theirs).toHaveLength(20);

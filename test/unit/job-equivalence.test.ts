@@ -96,6 +96,7 @@ describe.skipIf(!HAS_PYTHON)("train.py's examples equal WebLoRA's (stories260K)"
       expect(dump.val).toEqual(prepared.val.map((e) => strip(e, 'val')));
       expect(dump.dropped.map((d) => `${d.file}:${d.line}`)).toEqual(prepared.report.dropped.map((d) => `${d.file}:${d.line}`));
       expect(dump.train.length).toBeGreaterThan(0);
+      expect(dump.token_check_ok).toBe(true);
 
       const options = { ...c.req.training, maxLength: c.req.data.maxLength, padId: session.padId };
       const plan = planRun(prepared.train, options);
@@ -127,5 +128,6 @@ describe.skipIf(!HAS_PYTHON)("train.py's examples equal WebLoRA's (stories260K)"
     const dump = await runDump(dir, await tokenTable(await c.file(), session.tokenizer, prepared.template), []);
     expect(dump.train.length).toBe(0);
     expect(dump.dropped[0]!.reason).toMatch(/WebLoRA never tokenized/);
+    expect(dump.token_check_ok).toBe(false);
   });
 });

@@ -66,8 +66,10 @@ accelerate launch --config_file accelerate/fsdp.yaml train.py --model ${bigger} 
 
 \`--model\` takes a hub id or a folder. The same records, template, loss mask and settings
 apply; the examples are tokenised again by that model's tokenizer (the same code path), so
-lengths and the number of steps can differ. Without \`--model\`, train.py first checks that
-its tokenizer gives the tokens WebLoRA trained on, and stops if not.
+lengths and the number of steps can differ. train.py first checks that its tokenizer gives the
+tokens WebLoRA trained on (the first examples' ids are in job.json): without \`--model\` it stops
+if not, with \`--model\` it says so. When the job's model was loaded from a folder rather than
+the hub, \`${job.model.name}\` is only its name: give the folder, \`--model path/to/${job.model.name}\`.
 
 ## Checking it
 

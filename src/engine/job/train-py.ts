@@ -371,18 +371,27 @@ def dump_batches(job, records, tok, pad_id, path):
     return out
 
 
-def check_tokens(job, train, val):
-    """Stop when this tokenizer does not tokenise the job's first examples as WebLoRA did."""
+def check_tokens(job, train, val, pad_id, strict):
+    """Whether this tokenizer tokenises the job's first examples as WebLoRA did; stops when not and
+    "strict" (the job's own model), else says so (another model, its own tokens)."""
+    def differ(message):
+        if strict:
+            sys.exit(message + " Use the same tokenizer files, or pass --model to train a different model on purpose.")
+        print("note: " + message + " (expected with another model's tokenizer)", file=sys.stderr)
+        return False
+
+    if pad_id != job["training"]["padId"]:
+        return differ(f"this tokenizer pads with id {pad_id}, WebLoRA's with {job['training']['padId']}.")
     for want in job.get("token_check", []):
         side = train if want["split"] == "train" else val
         got = next((e for e in side if e["source"] == want["source"]), None)
         if got is None or got["input_ids"] != want["input_ids"] or got["loss_mask"] != want["loss_mask"]:
             where = f"{want['source']['file']}:{want['source']['line']}"
-            sys.exit(
+            return differ(
                 f"{where}: this tokenizer does not give the tokens and loss mask WebLoRA trained on "
-                f"(WebLoRA: {want['input_ids'][:12]}..., here: {got['input_ids'][:12] if got else 'no example'}...). "
-                "Use the same tokenizer files, or pass --model to train a different model on purpose."
+                f"(WebLoRA: {want['input_ids'][:12]}..., here: {got['input_ids'][:12] if got else 'no example'}...)."
             )
+    return True
 
 
 def write_log(out_dir, header, status, records):
@@ -438,13 +447,11 @@ def train(args, job, records):
     tok = HFTokenizer(AutoTokenizer.from_pretrained(model_id))
     pad_id = pad_id_of(tok)
     train_set, val_set, dropped, _ = prepare(job, records, tok)
-    if not args.model:
-        check_tokens(job, train_set, val_set)
     if not train_set:
         sys.exit("no training examples")
+    if check_tokens(job, train_set, val_set, pad_id, strict=not args.model):
+        acc.print("tokens: the first examples are WebLoRA's, token for token")
     o = job["training"]
-    if not args.model and pad_id != o["padId"]:
-        sys.exit(f"this tokenizer pads with id {pad_id}, WebLoRA's with {o['padId']}: use the same tokenizer files, or pass --model")
     steps_per_epoch, total = plan_run(train_set, o, pad_id)
     warmup = effective_warmup(o["warmupSteps"], total)
     world, rank = acc.num_processes, acc.process_index
@@ -524,7 +531,7 @@ def train(args, job, records):
             state = json.load(f)
         step, records_log, elapsed_before = state["step"], state["records"], state["elapsed_ms"]
         acc.print(f"resuming at step {step} of {total} from {checkpoint}")
-    elif acc.is_main_process and os.path.exists(os.path.join(checkpoint, "weblora_state.json")):
+    elif os.path.exists(os.path.join(checkpoint, "weblora_state.json")):  # every process stops, none waits
         sys.exit(f"{checkpoint} holds the checkpoint of an unfinished run: add --resume to continue it, or delete that folder to start over")
 
     acc.print(f"training: {len(train_set)} examples ({len(val_set)} held out, {len(dropped)} dropped), {total} steps on {world} process(es)")
@@ -595,7 +602,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description="WebLoRA's run as a transformers + peft job (see README.md).")
     p.add_argument("--job", default=os.path.join(HERE, "job.json"), help="the run's definition (default: job.json beside this script)")
     p.add_argument("--data", default=None, help="the dataset (default: the job's data/dataset.jsonl)")
-    p.add_argument("--model", default=None, help="a Hugging Face model id or folder to train instead of the job's model (same family: same template; tokens are re-made with its tokenizer)")
+    p.add_argument("--model", default=None, help="a Hugging Face model id or folder: the job's model where it is not the hub id job.json names (a folder), or a bigger model of the same family (same template; tokens are made by its tokenizer)")
     p.add_argument("--out", default=os.path.join(HERE, "output"), help="where the adapter and train_log.json go (default: output/)")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="weights' dtype (WebLoRA trains in float32; bfloat16 for big models)")
     p.add_argument("--attn", default="sdpa", choices=["sdpa", "eager", "flash_attention_2"], help="attention implementation (flash_attention_2 treats packed rows differently from WebLoRA)")
