@@ -5,7 +5,8 @@ import { modelFingerprint } from './model/fingerprint';
 import { parameterCount } from './model/config';
 import type { ModelFiles } from './model/source/source-types';
 import { estimateTrainingMemory, loraParameterCount, type MemoryEstimate } from './model/memory';
-import { createLoraAdapter, disposeAdapter, type LoraAdapter, type LoraConfig } from './lora/lora';
+import { createLoraAdapter, disposeAdapter, rankWarnings, type LoraAdapter, type LoraConfig } from './lora/lora';
+import { beyondContext } from './model/context';
 import { exportPeft, importPeft, type PeftFiles } from './lora/peft';
 import { mergedSafetensors } from './lora/merge';
 import { mulberry32 } from './rng';
@@ -103,6 +104,20 @@ export class Session {
 
   memoryEstimate(lora: Pick<LoraConfig, 'r' | 'targetModules'>, batchSize: number, seqLen: number): MemoryEstimate & { loraParameters: number } {
     return { ...estimateTrainingMemory(this.loaded.config, lora, batchSize, seqLen), loraParameters: loraParameterCount(this.loaded.config, lora) };
+  }
+
+  /**
+   * What a trusted tool would warn about before training this LoRA at this length: a rank above
+   * a module's smaller side, a length beyond the model's context. `what` names the length setting.
+   */
+  trainingWarnings(lora: LoraConfig, maxLength: number, what = 'the maximum length'): string[] {
+    const context = beyondContext(this.loaded.config, maxLength, what);
+    return [...rankWarnings(this.loaded.config, lora), ...(context ? [context] : [])];
+  }
+
+  /** A warning when prompt + new tokens would run beyond the model's context, else null. */
+  generationWarning(promptTokens: number, maxNewTokens: number): string | null {
+    return beyondContext(this.loaded.config, promptTokens + maxNewTokens, `the prompt (${promptTokens} tokens) plus up to ${maxNewTokens} new tokens`);
   }
 
   prepareData(files: DataFile | readonly DataFile[], opts: PrepareOptions): Promise<PreparedDataset> {

@@ -178,6 +178,8 @@ export interface TrainPlan {
   flopsPerEpoch: number;
   /** Rough cost of the run's evaluations (the base model's, periodic, final): 2 · params · padded tokens each. */
   evalFlops: number;
+  /** What to know before starting: a rank above a module's smaller side, a max length beyond the model's context. */
+  warnings: string[];
 }
 
 /** A checkpoint's arrays, to move (not copy) it across the worker boundary with Comlink.transfer. */

@@ -177,6 +177,7 @@ const api: WorkerApi = {
         memory: s.memoryEstimate(lora, cfg.batchSize, plan.longestSeq || data.options.maxLength),
         flopsPerEpoch: 6 * parameters * plan.paddedTokensPerEpoch,
         evalFlops: 2 * parameters * val.paddedTokensPerEpoch * evaluationsOf(plan.totalSteps, cfg.evalEvery, cfg.evalBase, data.val.length),
+        warnings: s.trainingWarnings(lora, data.options.maxLength, 'Max length (Data)'),
       };
     });
   },

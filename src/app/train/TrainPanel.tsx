@@ -106,6 +106,13 @@ export function TrainPanel() {
             {`Warm-up (${config.warmupSteps} steps) is as long as the whole run (${plan!.totalSteps} steps): the learning rate would never reach its peak. The run will warm up over about 10% of its steps instead; lower it, or train longer.`}
           </Callout>
         )}
+        {plan &&
+          !active &&
+          plan.warnings.map((w) => (
+            <Callout key={w} tone="warning">
+              {`${w[0]!.toUpperCase()}${w.slice(1)}.`}
+            </Callout>
+          ))}
         {plan && !active && <MemoryBar weights={plan.memory.weightsBytes} lora={plan.memory.loraBytes} activations={plan.memory.activationBytes} />}
       </Section>
 

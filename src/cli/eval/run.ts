@@ -6,13 +6,16 @@ import { perplexity } from '../shared/format';
 import type { CliIO } from '../shared/io';
 import { openModel, readAdapterDir } from '../shared/model';
 import type { EvalArgs } from './args';
+import { beyondContext } from '../../engine/model/context';
 
 export async function runEval(a: EvalArgs, io: CliIO): Promise<number> {
   await startBackend(a.backend, io, a.kernels);
   const session = await openModel(a.model);
   try {
     const d = a.data;
-    const prepared = await prepareData(session, d);
+    const beyond = beyondContext(session.loaded.config, d.maxLength, '--max-len');
+    if (beyond) io.stderr(`warning: ${beyond}\n`);
+    const prepared = await prepareData(session, d, { io });
     printDataReport(prepared.report, io);
     const examples = prepared.train;
     if (examples.length === 0) throw new Error(`${d.path}: no usable examples to evaluate`);

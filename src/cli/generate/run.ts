@@ -17,7 +17,10 @@ export async function runGenerate(a: GenerateArgs, io: CliIO): Promise<number> {
       const adapter = await session.importAdapter(await readAdapterDir(a.adapter));
       io.stderr(`adapter: ${a.adapter} (rank ${adapter.config.r}, alpha ${adapter.config.alpha}, ${adapter.config.targetModules.join(',')})\n`);
     }
-    const result = await session.generate(promptOf(session, a, io), a.adapter ? 'tuned' : 'base', {
+    const prompt = promptOf(session, a, io);
+    const long = session.generationWarning(typeof prompt === 'string' ? session.tokenizer.encode(prompt).length : prompt.length, a.maxNewTokens);
+    if (long) io.stderr(`warning: ${long}\n`);
+    const result = await session.generate(prompt, a.adapter ? 'tuned' : 'base', {
       maxNewTokens: a.maxNewTokens,
       temperature: a.temperature,
       topP: a.topP,

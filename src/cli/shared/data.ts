@@ -90,9 +90,10 @@ export async function checkDataFile(path: string): Promise<void> {
 }
 
 /** Reads, checks and tokenizes the --data file as the flags say. */
-export async function prepareData(session: Session, d: DataArgs, extra: { seed?: number; valFraction?: number } = {}): Promise<PreparedDataset> {
+export async function prepareData(session: Session, d: DataArgs, extra: { seed?: number; valFraction?: number; io?: CliIO } = {}): Promise<PreparedDataset> {
   try {
     return await session.prepareData(await openDataFile(d.path), {
+      ...(extra.io ? { onProgress: tokenizingProgress(extra.io) } : {}),
       maxLength: d.maxLength,
       template: d.template,
       trainOn: d.trainOn,
@@ -110,6 +111,23 @@ export async function prepareData(session: Session, d: DataArgs, extra: { seed?:
         `name the columns, e.g. --columns prompt=${prompt},response=${response}`,
     );
   }
+}
+
+/**
+ * "tokenizing: 12,288 of 50,000 samples" on stderr every few seconds, once tokenizing has taken
+ * a while: a large file is minutes of work that should not look like a hang.
+ */
+export function tokenizingProgress(io: CliIO, everyMs = 3000): (done: number, total: number) => void {
+  const started = Date.now();
+  let last = started;
+  let printed = false;
+  return (done, total) => {
+    const now = Date.now();
+    if (done < total ? now - last < everyMs : !printed) return;
+    last = now;
+    printed = true;
+    io.stderr(`tokenizing: ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} samples (${((now - started) / 1000).toFixed(0)} s)\n`);
+  };
 }
 
 /** Counts, then every bad line as file:line: reason (the first `maxListed` of each kind). */

@@ -36,7 +36,8 @@ export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
     }
     // Before the data: a contradicting flag should fail before minutes of tokenizing.
     const start = await setUpAdapter(session, a, io);
-    const prepared = await prepareData(session, d, { seed: a.loop.seed, ...(a.valFraction === undefined ? {} : { valFraction: a.valFraction }) });
+    for (const w of session.trainingWarnings(start.config, d.maxLength, '--max-len')) io.stderr(`warning: ${w}\n`);
+    const prepared = await prepareData(session, d, { io, seed: a.loop.seed, ...(a.valFraction === undefined ? {} : { valFraction: a.valFraction }) });
     if (prepared.train.length === 0) {
       printDataReport(prepared.report, io);
       throw new Error(`${d.path}: no usable training examples (see the report above)`);

@@ -4,7 +4,7 @@
 import type { TextTokenizer } from '../model/tokenizer';
 import type { SourcedSample } from './load';
 import { renderSample, type PromptTemplate } from './template';
-import { eosTextOf, tokenizeRendered, type TrainOn } from './tokenize';
+import { CHARS_PER_TOKEN_CAP, eosTextOf, tokenizeRendered, type TrainOn } from './tokenize';
 import type { DataIssue, TokenizedExample } from './types';
 
 export interface ExampleOptions {
@@ -49,13 +49,16 @@ export function buildExamples(samples: readonly SourcedSample[], tok: TextTokeni
     try {
       const rendered = renderSample(sample, tok, { template: opts.template, eosText });
       const appendEos = opts.appendEos ?? (textTemplate || sample.kind === 'text');
-      t = tokenizeRendered(rendered, tok, { maxLength: opts.maxLength, trainOn: opts.trainOn, appendEos });
+      t = tokenizeRendered(rendered, tok, { maxLength: opts.maxLength, trainOn: opts.trainOn, appendEos, maxChars: opts.maxLength * CHARS_PER_TOKEN_CAP });
     } catch (err) {
       out.dropped.push({ file, line, reason: `could not render or tokenize: ${(err as Error).message}` });
       continue;
     }
     out.lengths.push(t.fullLength);
     for (const w of t.warnings) out.warnings.push({ file, line, reason: w });
+    if (t.cutFromChars !== undefined) {
+      out.warnings.push({ file, line, reason: `${t.cutFromChars.toLocaleString('en-US')} characters, far more than ${opts.maxLength} tokens can hold: cut to ${(opts.maxLength * CHARS_PER_TOKEN_CAP).toLocaleString('en-US')} characters before tokenizing, then truncated` });
+    }
     if (t.truncated) out.truncated.push({ file, line, reason: `truncated from ${t.fullLength} to ${opts.maxLength} tokens` });
     if (!t.lossMask.includes(1)) {
       out.dropped.push({

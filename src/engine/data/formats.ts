@@ -133,8 +133,8 @@ function toSamples(r: JsonObject, choice: FormatChoice, warnings: string[]): Sam
     case 'alpaca':
       return [
         convo(optStr(r, 'system'), [
-          userTurn(str(r, 'instruction'), optStr(r, 'input')),
-          { role: 'assistant', content: str(r, 'output') },
+          userTurn(question(str(r, 'instruction'), 'instruction', warnings, optStr(r, 'input')), optStr(r, 'input')),
+          { role: 'assistant', content: answer(str(r, 'output'), 'output') },
         ]),
       ];
     case 'self-instruct': {
@@ -143,9 +143,10 @@ function toSamples(r: JsonObject, choice: FormatChoice, warnings: string[]): Sam
       if (instances.length === 0) throw new RecordError('field "instances" is empty');
       return instances.map((inst, i) => {
         const o = obj(inst, `instances[${i}]`);
+        const input = optStr(o, 'input', `instances[${i}].`);
         return convo(undefined, [
-          userTurn(instruction, optStr(o, 'input', `instances[${i}].`)),
-          { role: 'assistant', content: str(o, 'output', `instances[${i}].`) },
+          userTurn(question(instruction, 'instruction', warnings, input), input),
+          { role: 'assistant', content: answer(str(o, 'output', `instances[${i}].`), `instances[${i}].output`) },
         ]);
       });
     }
@@ -154,21 +155,21 @@ function toSamples(r: JsonObject, choice: FormatChoice, warnings: string[]): Sam
       if (Array.isArray(r.prompt) && Array.isArray(r.completion)) {
         return [messagesToSample([...r.prompt, ...r.completion], 'prompt+completion', warnings)];
       }
-      return [convo(undefined, [userTurn(str(r, 'prompt')), { role: 'assistant', content: str(r, 'completion') }])];
+      return [convo(undefined, [userTurn(question(str(r, 'prompt'), 'prompt', warnings)), { role: 'assistant', content: answer(str(r, 'completion'), 'completion') }])];
     }
     case 'chat':
       return [messagesToSample(arr(r, 'messages'), 'messages', warnings)];
     case 'sharegpt':
       return [shareGptToSample(r, warnings)];
     case 'text':
-      return [{ kind: 'text', text: str(r, 'text') }];
+      return [{ kind: 'text', text: answer(str(r, 'text'), 'text') }];
     case 'columns': {
       const m = choice.columns;
       if (!m) throw new Error('format "columns" needs a column mapping');
       return [
         convo(m.system ? optScalar(r, m.system) : undefined, [
-          userTurn(scalar(r, m.prompt), m.input ? optScalar(r, m.input) : undefined),
-          { role: 'assistant', content: scalar(r, m.response) },
+          userTurn(question(scalar(r, m.prompt), m.prompt, warnings, m.input ? optScalar(r, m.input) : undefined), m.input ? optScalar(r, m.input) : undefined),
+          { role: 'assistant', content: answer(scalar(r, m.response), m.response) },
         ]),
       ];
     }
@@ -220,17 +221,22 @@ function shareGptToSample(r: JsonObject, warnings: string[]): Sample {
   });
   const system = optStr(r, 'system');
   if (system !== undefined) parsed.unshift({ role: 'system', content: system });
-  return buildConversation(parsed, 'conversations', warnings);
+  return buildConversation(parsed, 'conversations', warnings, system === undefined ? 0 : -1);
 }
 
 function buildConversation(
   messages: { role: 'system' | 'user' | 'assistant'; content: string }[],
   field: string,
   warnings: string[],
+  /** Added to a message's index to name it in the record (-1: a system field was put first). */
+  offset = 0,
 ): Sample {
   let system: string | undefined;
   const turns: Turn[] = [];
   messages.forEach((m, i) => {
+    const name = `${field}[${i + offset}].${field === 'conversations' ? 'value' : 'content'}`;
+    if (m.role === 'assistant') answer(m.content, name);
+    if (m.role === 'user') question(m.content, name, warnings);
     if (m.role !== 'system') turns.push({ role: m.role, content: m.content });
     else if (turns.length > 0) throw new RecordError(`field "${field}[${i}]": a system message is only allowed before the others`);
     else system = system === undefined ? m.content : `${system}\n\n${m.content}`;
@@ -241,6 +247,20 @@ function buildConversation(
   // Nothing after the last answer can be trained on; say so rather than drop it quietly.
   if (last < turns.length) warnings.push(`${turns.length - last} message(s) after the last assistant message ignored`);
   return convo(system, turns.slice(0, last));
+}
+
+// Empty text. An empty answer would teach the model to stop at once (trained on EOS alone, at
+// a loss far above the rest): the record is skipped. An empty question with an answer can be
+// meant (an answer to learn unprompted), so it is kept with a warning.
+
+function answer(text: string, field: string): string {
+  if (text.trim() === '') throw new RecordError(`field "${field}" is empty${text ? ' (whitespace only)' : ''}: there is nothing to learn from this record`);
+  return text;
+}
+
+function question(text: string, field: string, warnings: string[], input?: string): string {
+  if (text.trim() === '' && !input?.trim()) warnings.push(`field "${field}" is empty: the answer is trained without a question`);
+  return text;
 }
 
 // Field access: each throws a RecordError naming the field as the user will see it.

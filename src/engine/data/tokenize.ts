@@ -15,7 +15,16 @@ export interface TokenizeOptions {
   trainOn: TrainOn;
   /** Append the EOS id after the last answer, trained. */
   appendEos: boolean;
+  /**
+   * Cut the rendered text to this many characters before tokenizing: a record of megabytes
+   * would take minutes to tokenize only to be truncated to maxLength tokens. Cut text counts as
+   * truncated (no EOS is appended). Default: no cap.
+   */
+  maxChars?: number;
 }
+
+/** Characters per token allowed before a record is cut: tokens seldom span more than a few. */
+export const CHARS_PER_TOKEN_CAP = 32;
 
 export interface TokenizedSample {
   inputIds: number[];
@@ -26,10 +35,14 @@ export interface TokenizedSample {
   fullLength: number;
   /** Tokens before the first trained span (the prompt of a single-turn sample). */
   promptLength: number;
+  /** Characters of the rendered text when it was cut to maxChars before tokenizing (else absent). */
+  cutFromChars?: number;
   warnings: string[];
 }
 
-export function tokenizeRendered(r: Rendered, tok: TextTokenizer, opts: TokenizeOptions): TokenizedSample {
+export function tokenizeRendered(full: Rendered, tok: TextTokenizer, opts: TokenizeOptions): TokenizedSample {
+  const cut = opts.maxChars !== undefined && full.text.length > opts.maxChars;
+  const r = cut ? capRendered(full, opts.maxChars!) : full;
   const cache = new Map<string, number[]>();
   const encode = (s: string) => {
     let ids = cache.get(s);
@@ -51,7 +64,7 @@ export function tokenizeRendered(r: Rendered, tok: TextTokenizer, opts: Tokenize
     const end = Math.min(through.length, inputIds.length);
     for (let i = before.length; i < end; i++) lossMask[i] = 1;
   });
-  if (opts.appendEos && tok.eosTokenId !== null) {
+  if (opts.appendEos && tok.eosTokenId !== null && !cut) {
     inputIds.push(tok.eosTokenId);
     lossMask.push(1);
   }
@@ -60,12 +73,17 @@ export function tokenizeRendered(r: Rendered, tok: TextTokenizer, opts: Tokenize
   if (lossMask.length > 0) lossMask[0] = 0;
 
   const fullLength = inputIds.length;
-  const truncated = fullLength > opts.maxLength;
-  if (truncated) {
+  const truncated = cut || fullLength > opts.maxLength;
+  if (fullLength > opts.maxLength) {
     inputIds.length = opts.maxLength;
     lossMask.length = opts.maxLength;
   }
-  return { inputIds, lossMask, truncated, fullLength, promptLength, warnings };
+  return { inputIds, lossMask, truncated, fullLength, promptLength, warnings, ...(cut ? { cutFromChars: full.text.length } : {}) };
+}
+
+/** The rendered text and its trained spans' bounds, each cut to `maxChars`. */
+function capRendered(r: Rendered, maxChars: number): Rendered {
+  return { ...r, text: r.text.slice(0, maxChars), spans: r.spans.map((s) => ({ ...s, before: s.before.slice(0, maxChars), through: s.through.slice(0, maxChars) })) };
 }
 
 function isPrefix(a: number[], b: number[]): boolean {
