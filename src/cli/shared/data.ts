@@ -33,7 +33,7 @@ export const DATA_OPTIONS: OptionSpec = {
 };
 
 export const DATA_ROWS: readonly HelpRow[] = [
-  ['--data FILE', 'JSONL file, or a JSON array file (required)'],
+  ['--data FILE', 'JSONL file, or a JSON array file (required). Bad records are\nreported by line and skipped, empty answers included (they would\nteach the model only to stop); empty questions are kept, with a warning'],
   ['--format F', `auto (the default: detected from the records), or one of\n${DATASET_FORMATS.join(' | ')}`],
   ['--columns MAP', 'map other layouts, e.g. prompt=problem,response=solution\n(keys prompt, response, input, system; implies --format columns;\ncommon pairs such as question/answer are mapped without it)'],
   ['--template T', `auto | chat-template | ${TEXT_TEMPLATES.join(' | ')}\n(default auto: the tokenizer's chat template, else alpaca)`],
