@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch peer of `npm run bench`: the same model shapes, LoRA settings and batch, on a CUDA GPU.
 
-Builds LlamaForCausalLM / Qwen2ForCausalLM from bench/model-configs.json (the configs the
+Builds LlamaForCausalLM / Qwen2ForCausalLM / Gemma3ForCausalLM from bench/model-configs.json (the configs the
 TypeScript benchmark uses) with random init when `transformers` is installed, else a plain torch
 Llama-family decoder defined below; adds LoRA (rank 16, alpha 32, dropout 0) on every linear layer
 of the decoder with PEFT when installed, else a plain torch LoRA; trains with AdamW (PyTorch
@@ -39,7 +39,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCHEMA = "weblora-bench/1"
 LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-MODEL_IDS = ["stories260K", "smollm2-135m", "smollm2-360m", "qwen2.5-0.5b"]
+MODEL_IDS = ["stories260K", "smollm2-135m", "smollm2-360m", "qwen2.5-0.5b", "gemma3-270m"]
 
 try:  # Optional: everything but the model and LoRA construction is plain torch.
     import torch
@@ -72,7 +72,11 @@ class Shapes:
         self.vocab = int(raw["vocab_size"])
         self.eps = float(raw.get("rms_norm_eps", 1e-6))
         self.theta = float(raw.get("rope_theta", 10000.0))
-        self.tied = bool(raw.get("tie_word_embeddings", False))
+        self.gemma3 = self.model_type.startswith("gemma3")
+        # Gemma3TextConfig ties by default; it norms each sublayer's input and output, and q and k.
+        self.tied = bool(raw.get("tie_word_embeddings", self.gemma3))
+        self.norms = 4 if self.gemma3 else 2
+        self.qk_norm = self.gemma3 or self.model_type == "qwen3"
         self.qkv_bias = self.model_type == "qwen2" or raw.get("attention_bias") is True
         self.o_bias = self.model_type != "qwen2" and raw.get("attention_bias") is True
         self.mlp_bias = raw.get("mlp_bias") is True
@@ -99,7 +103,9 @@ class Shapes:
         kv = self.kv_heads * self.head_dim
         for name, (o, i) in self.linear_shapes().items():
             n += self.layers * o * i
-        n += self.layers * 2 * self.hidden  # the two norms of each layer
+        n += self.layers * self.norms * self.hidden  # the norms of each layer
+        if self.qk_norm:
+            n += self.layers * 2 * self.head_dim
         if self.qkv_bias:
             n += self.layers * (q + 2 * kv)
         if self.o_bias:
@@ -348,6 +354,9 @@ def build(raw: dict, args, device) -> Built:
             if args.impl == "hf":
                 raise
     if model is None:
+        if raw["model_type"].startswith("gemma3"):
+            # PlainCausalLM is the Llama family only: it would time another model under Gemma's name.
+            raise SystemExit(f"{raw['model_type']}: the plain torch decoder is Llama-family only; install transformers")
         model = PlainCausalLM(s, sdpa=args.attn == "sdpa")
         impl = f"plain torch ({args.attn} attention)"
     model = model.to(device)

@@ -1,6 +1,6 @@
 // The benchmark's models: the real stories260K (weights from ../shared, served to the browser by
-// the driver) and random-weight models with the published shapes of SmolLM2-135M, SmolLM2-360M
-// and Qwen2.5-0.5B. Their hub ids and configs are in bench/model-configs.json, the one copy: the
+// the driver) and random-weight models with the published shapes of SmolLM2-135M, SmolLM2-360M,
+// Qwen2.5-0.5B and Gemma 3 270M. Their hub ids and configs are in bench/model-configs.json, the one copy: the
 // PyTorch peer reads it, and so do the tests (test/helpers/random-model.ts). Speed does not depend
 // on the weights' values, only on their shapes.
 import { parseModelConfig, type ModelConfig } from '../../src/engine/model/config';
@@ -11,7 +11,7 @@ import type { TextTokenizer } from '../../src/engine/model/tokenizer';
 import { placeholderTokenizer, randomWeights, type HubConfig } from '../../test/helpers/random-model';
 import MODEL_CONFIGS from '../model-configs.json';
 
-export const BENCH_MODEL_IDS = ['stories260K', 'smollm2-135m', 'smollm2-360m', 'qwen2.5-0.5b'] as const;
+export const BENCH_MODEL_IDS = ['stories260K', 'smollm2-135m', 'smollm2-360m', 'qwen2.5-0.5b', 'gemma3-270m'] as const;
 export type BenchModelId = (typeof BENCH_MODEL_IDS)[number];
 
 export interface BenchModelSpec {
@@ -34,6 +34,7 @@ export const BENCH_MODELS: Record<BenchModelId, BenchModelSpec> = {
   'smollm2-135m': benchSpec('smollm2-135m'),
   'smollm2-360m': benchSpec('smollm2-360m'),
   'qwen2.5-0.5b': benchSpec('qwen2.5-0.5b'),
+  'gemma3-270m': benchSpec('gemma3-270m'),
 };
 
 export function benchModel(id: string): BenchModelSpec {

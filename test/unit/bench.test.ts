@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf';
 import { initBackend } from '../../src/engine/backend';
 import { installNodeWebGPU } from '../../src/engine/backend-node';
-import { parameterCount, parseModelConfig } from '../../src/engine/model/config';
+import { layerNorms, parameterCount, parseModelConfig } from '../../src/engine/model/config';
 import { TARGET_PRESETS } from '../../src/engine/lora/lora';
 import { trainingFlops, utilisation } from '../../bench/lib/flops';
 import { BENCH_MODELS } from '../../bench/lib/models';
@@ -56,7 +56,7 @@ describe('training FLOPs', () => {
     for (const spec of Object.values(BENCH_MODELS)) {
       const c = spec.config ? parseModelConfig({ ...spec.config }) : storiesConfig();
       const f = trainingFlops({ config: c, seq: 256, batch: 8, rank: 16, targetModules: ALL });
-      const norms = c.hiddenSize * (2 * c.numLayers + 1);
+      const norms = c.hiddenSize * (layerNorms(c).length * c.numLayers + 1) + (c.qkNorm ? 2 * c.numLayers * c.headDim : 0);
       const biases = c.attentionBias ? c.numLayers * (c.numHeads + 2 * c.numKvHeads) * c.headDim : 0;
       const embedding = c.tieWordEmbeddings ? 0 : c.vocabSize * c.hiddenSize;
       expect(f.matmulParams, spec.id).toBe(parameterCount(c) - norms - biases - embedding);
