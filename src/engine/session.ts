@@ -33,6 +33,8 @@ export interface ModelSummary {
   eosTokenId: number | null;
   /** Identifies the model by content (model/fingerprint.ts), however it was loaded. */
   fingerprint: string;
+  /** SHA-256 of model.safetensors, where it was computed (Session.weightsSha256). */
+  weightsSha256: string | null;
 }
 
 export type AdapterOrigin = 'new' | 'imported' | 'trained';
@@ -99,6 +101,7 @@ export class Session {
       bosTokenId: this.loaded.tokenizer.bosTokenId,
       eosTokenId: this.loaded.tokenizer.eosTokenId,
       fingerprint: this.fingerprint,
+      weightsSha256: this.weightsSha256,
     };
   }
 

@@ -9,6 +9,7 @@ import { loadModelFromHub } from '../engine/model/source/hub';
 import { loadModelFromFiles } from '../engine/model/source/source-files';
 import type { ModelFiles } from '../engine/model/source/source-types';
 import { Session } from '../engine/session';
+import { weightsSha256 } from './weights-hash';
 import { loadDataset } from '../engine/data/load';
 import { exportJob } from '../engine/job/export';
 import type { PreparedDataset } from '../engine/data/pipeline';
@@ -77,7 +78,13 @@ function requireData(): NonNullable<typeof prepared> {
 }
 
 async function openSession(files: ModelFiles, source: ModelSource, started: number): Promise<ModelInfo> {
+  // The weights' identity for resuming runs and for exported adapters, read while the file is open.
+  const sha256 = await weightsSha256(files.weights).catch(async (e: unknown) => {
+    await files.weights.close();
+    throw e;
+  });
   const next = await Session.open(files);
+  next.weightsSha256 = sha256;
   // Replace the old model only once the new one has loaded.
   session?.dispose();
   session = next;

@@ -12,6 +12,10 @@ import { sha256OfSource } from '../../src/engine/model/weights-sha256';
 import { modelWeightsSha256 } from '../../src/cli/shared/weights-hash';
 import { openSafetensors } from '../../src/engine/model/safetensors';
 import { STORIES_DIR } from '../helpers/paths';
+import { loadModelFromFiles } from '../../src/engine/model/source/source-files';
+import { webStore } from '../../src/engine/model/source/hub-store-web';
+import { hubLocation, remoteUrl } from '../../src/engine/model/source/hub-location';
+import { weightsSha256 as appWeightsSha256 } from '../../src/worker/weights-hash';
 import { STORY_INSTRUCT } from '../helpers/story-data';
 import { runCliInProcess, storiesCopy } from '../helpers/cli-run';
 
@@ -101,4 +105,32 @@ describe('weblora train --resume and the model', () => {
     expect(resumed.stderr).toContain("note: this checkpoint predates WebLoRA's record of the model's weights (SHA-256)");
     expect(resumed.code).toBe(0);
   }, SLOW);
+});
+
+describe('the app: weights hashed at load, cached under the file they came from', () => {
+  it('dropped files are stamped by path, size and mtime; the hash is the file\'s SHA-256', async () => {
+    const names = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors'];
+    const files = await Promise.all(names.map(async (n) => new File([new Uint8Array(await readFile(join(STORIES_DIR, n)))], n, { lastModified: 1_700_000_000_000 })));
+    const m = await loadModelFromFiles(files);
+    expect(m.weights.stamp).toEqual({ key: 'file:model.safetensors', size: m.weights.size, mtimeMs: 1_700_000_000_000 });
+    expect(await appWeightsSha256(m.weights)).toBe(await fileSha(join(STORIES_DIR, 'model.safetensors')));
+  });
+
+  it('a hub download in the Cache API is stamped by its URL and ETag, so a moved revision is hashed anew', async () => {
+    const bodies = new Map<string, { body: Uint8Array; headers: Record<string, string> }>();
+    const cache = {
+      match: async (k: string) => {
+        const e = bodies.get(k);
+        return e && new Response(e.body.slice(), { headers: e.headers });
+      },
+      put: async () => {},
+    };
+    const loc = hubLocation('org/model');
+    const store = webStore('browser', cache, loc);
+    bodies.set(remoteUrl(loc, 'model.safetensors'), { body: new Uint8Array([1, 2, 3]), headers: { etag: '"abc"' } });
+    const first = await store.open('model.safetensors');
+    expect(first?.stamp).toEqual({ key: `${remoteUrl(loc, 'model.safetensors')}#"abc"`, size: 3, mtimeMs: 0 });
+    bodies.set(remoteUrl(loc, 'model.safetensors'), { body: new Uint8Array([1, 2, 4]), headers: { etag: '"def"' } });
+    expect((await store.open('model.safetensors'))?.stamp?.key).toBe(`${remoteUrl(loc, 'model.safetensors')}#"def"`);
+  });
 });

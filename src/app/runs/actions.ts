@@ -18,6 +18,9 @@ import { setTrainConfig } from '../train/plan';
 function sameModel(run: db.RunRecord): boolean {
   const info = useStore.getState().model.info;
   if (!info) return false;
+  // The whole weights when both were hashed: the fingerprint samples them, so two fine-tunes of one
+  // model that differ only where it does not look would pass it.
+  if (run.model.weightsSha256 && info.weightsSha256) return info.weightsSha256 === run.model.weightsSha256;
   if (run.model.fingerprint) return info.fingerprint === run.model.fingerprint;
   // Runs saved before models had fingerprints: the hub repo, or the same name from disk.
   const a = info.source;

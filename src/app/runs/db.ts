@@ -13,8 +13,11 @@ export interface RunRecord {
   createdAt: number;
   updatedAt: number;
   status: RunStatus;
-  /** fingerprint: the model's content hash (runs saved before it existed have none). */
-  model: { name: string; source: ModelSource; parameters: number; fingerprint?: string };
+  /**
+   * fingerprint: the model's content hash (runs saved before it existed have none); weightsSha256:
+   * SHA-256 of its model.safetensors (runs saved before it existed have none).
+   */
+  model: { name: string; source: ModelSource; parameters: number; fingerprint?: string; weightsSha256?: string };
   data: { name: string; options: DataOptions; counts: DataCounts; format: string; template: PromptTemplate | null };
   config: TrainConfig;
   backend: string;

@@ -171,7 +171,13 @@ export async function startTraining(resume?: ResumeFrom): Promise<void> {
       createdAt: now,
       updatedAt: now,
       status: 'running',
-      model: { name: model.info.name, source: model.info.source, parameters: model.info.parameters, fingerprint: model.info.fingerprint },
+      model: {
+        name: model.info.name,
+        source: model.info.source,
+        parameters: model.info.parameters,
+        fingerprint: model.info.fingerprint,
+        ...(model.info.weightsSha256 ? { weightsSha256: model.info.weightsSha256 } : {}),
+      },
       data: {
         name: data.input.name,
         options: structuredClone(data.options),

@@ -18,7 +18,7 @@ export interface CacheLike {
 export function webStore(kind: 'browser' | 'custom', cache: CacheLike, loc: HubLocation): HubStore {
   const key = (file: string) => remoteUrl(loc, file);
 
-  async function entry(file: string): Promise<Blob | null> {
+  async function entry(file: string): Promise<{ blob: Blob; version: string } | null> {
     const hit = (await cache.match(key(file)).catch(() => undefined)) as Response | undefined;
     if (!hit || typeof hit.blob !== 'function') return null;
     const blob = await hit.blob();
@@ -28,17 +28,23 @@ export function webStore(kind: 'browser' | 'custom', cache: CacheLike, loc: HubL
       await cache.delete?.(key(file)).catch(() => false);
       return null;
     }
-    return blob;
+    // What tells one download of this URL from another ("main" moves): the hub's ETag.
+    const version = hit.headers?.get('x-linked-etag') ?? hit.headers?.get('etag') ?? hit.headers?.get('last-modified') ?? '';
+    return { blob, version };
   }
 
-  const asSource = (file: string, blob: Blob): WeightsSource => ({ ...blobSource(file, blob), close: async () => {} });
+  const asSource = (file: string, e: { blob: Blob; version: string }): WeightsSource => ({
+    ...blobSource(file, e.blob),
+    close: async () => {},
+    stamp: { key: `${key(file)}#${e.version}`, size: e.blob.size, mtimeMs: 0 },
+  });
 
   return {
     kind,
-    cachedSize: async (file) => (await entry(file))?.size ?? null,
+    cachedSize: async (file) => (await entry(file))?.blob.size ?? null,
     async open(file) {
-      const blob = await entry(file);
-      return blob ? asSource(file, blob) : null;
+      const e = await entry(file);
+      return e ? asSource(file, e) : null;
     },
     async save(file, response, onBytes) {
       const tap = tapBody(response.body!, onBytes);
@@ -51,9 +57,9 @@ export function webStore(kind: 'browser' | 'custom', cache: CacheLike, loc: HubL
         throw failedError(loc.repoId, file, new Error(`the cache would not store it (storage full?): ${(err as Error).message}`));
       }
       if (tap.failure !== undefined) throw tap.failure;
-      const blob = await entry(file);
-      if (!blob) throw failedError(loc.repoId, file, new Error('the cache did not keep it'));
-      return asSource(file, blob);
+      const e = await entry(file);
+      if (!e) throw failedError(loc.repoId, file, new Error('the cache did not keep it'));
+      return asSource(file, e);
     },
   };
 }

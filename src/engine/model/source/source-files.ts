@@ -12,7 +12,11 @@ export async function loadModelFromFiles(files: File[]): Promise<ModelFiles> {
     name: folder,
     has: (file) => byName.has(file),
     text: (file) => byName.get(file)!.text(),
-    weights: async () => ({ ...blobSource(WEIGHTS_FILE, byName.get(WEIGHTS_FILE)!), close: async () => {} }),
+    weights: async () => {
+      const file = byName.get(WEIGHTS_FILE)!;
+      const stamp = { key: `file:${relativePath(file) || file.name}`, size: file.size, mtimeMs: file.lastModified };
+      return { ...blobSource(WEIGHTS_FILE, file), close: async () => {}, stamp };
+    },
   });
 }
 

@@ -1,10 +1,13 @@
 // What every model source (folder, dropped files, hub) hands to the rest of the engine.
 import type { ByteSource } from '../byte-source';
 import type { TextTokenizer } from '../tokenizer';
+import type { FileStamp } from '../weights-sha256';
 
 /** A ByteSource that may hold an open file; close() is a no-op where it holds nothing. */
 export interface WeightsSource extends ByteSource {
   close(): Promise<void>;
+  /** Which file this is and since when, where the source can tell: what a cached weights hash is kept under. */
+  stamp?: FileStamp;
 }
 
 export interface ModelFiles {
