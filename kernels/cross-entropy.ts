@@ -9,7 +9,7 @@ import { tf } from '../src/engine/tf';
 import { selectRows } from './select-rows';
 import { fusedActive } from './active';
 import { i32, type Program } from './program';
-import { dispatch } from './dispatch';
+import { dispatch, submit } from './dispatch';
 import { defineGradient, defineKernel, noGradient, runKernel, runKernelMulti } from './register';
 import { MM, tileM, tileN } from './matmul.wgsl';
 import { combineWgsl, headGradWgsl, partialsWgsl, softmaxGradWgsl } from './cross-entropy.wgsl';
@@ -101,6 +101,8 @@ defineKernel(LM_HEAD_CE_GRAD, ({ inputs, backend, attrs }) => {
     b.disposeData(g.dataId);
     if (dh) b.disposeData(dh.dataId);
     dh = next;
+    // Without it every chunk's G stays allocated until the batch is submitted: [N, V] again.
+    if (v0 + vc < vocab) submit(backend);
   }
   return dh!;
 });

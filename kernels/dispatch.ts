@@ -120,3 +120,15 @@ export function dispatch(backend: object, p: Program): tf.TensorInfo[] {
   }
   return outputs;
 }
+
+/**
+ * Submits the work recorded so far. Buffers disposed while the queue still owned them are held
+ * by the backend until the next submit; a kernel that frees a large buffer and then makes
+ * another of the same size (the cross-entropy's backward chunks) submits in between, so the
+ * pool hands the first one back instead of allocating the second beside it.
+ */
+export function submit(backend: object): void {
+  const b = checkBackend(backend);
+  b.endComputePassEncoder();
+  if (b.commandEncoder) b.submitQueue();
+}
