@@ -75,6 +75,15 @@ rm "$B"/app/*.meta.json
 rm -rf "$B/models/stories260K"
 cp -r ../shared/models/stories260K "$B/models/stories260K"
 
+# 4b. The GPU job check (run.sh PHASES=job): a WebLoRA run on cpu (its train_log.json is the
+# reference; wasm: the cpu losses within 1e-5, faster) and the same run exported as a job, whose train.py the GPU machine runs.
+JOB_FLAGS=(--model ../shared/models/stories260K --data ../shared/data/story-instruct/train.jsonl --max-len 96 --val-fraction 0.05
+  --max-steps 20 --batch 4 --grad-accum 2 --lr 3e-3 --warmup 2 --rank 4 --alpha 8 --targets all-linear --eval-every 10)
+rm -rf "$B/job-check"
+npx tsx src/cli/main.ts train "${JOB_FLAGS[@]}" --backend wasm --out "$B/job-check/weblora" >/dev/null
+npx tsx src/cli/main.ts export-job "${JOB_FLAGS[@]}" --out "$B/job-check/job" >/dev/null
+rm -f "$B/job-check/weblora/adapter_model.safetensors"
+
 # 5. The Vulkan loader (libvulkan1), in case the machine has none (see /work/.library/device/README.md).
 if ! ls "$B"/debs/libvulkan1_*.deb >/dev/null 2>&1; then
   if ls .gl/libvulkan1_*.deb >/dev/null 2>&1; then cp .gl/libvulkan1_*.deb "$B/debs/"

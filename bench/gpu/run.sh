@@ -4,7 +4,8 @@
 # (default ./bench-gpu-out): run.log, table.txt, results.json (every report) and raw.tar.gz (one
 # report per run). Few files on purpose: the GPU tool brings back at most 8.
 #
-#   PHASES="webgpu torch"   which phases (webgpu: Node + Dawn, stock and fused kernels; torch: bench/torch_peer.py)
+#   PHASES="webgpu torch"   which phases (webgpu: Node + Dawn, stock and fused kernels; torch: bench/torch_peer.py;
+#                           job, opt-in: an exported GPU job's train.py against WebLoRA's losses, needs transformers + peft)
 #   MODELS="smollm2-135m smollm2-360m qwen2.5-0.5b stories260K"   in this order, while the budget lasts
 #   VARIANTS="stock fused"  STEPS=5 WARMUP=2  SEQ= BATCH= (empty: the bench's 256, 8)  BENCH_ARGS=
 #   TORCH_STEPS=10 TORCH_WARMUP=3 TORCH_DEVICE=cuda TORCH_ARGS=
@@ -137,6 +138,31 @@ if has_phase torch; then
         python3 bench/torch_peer.py --models "$m" --steps "$TORCH_STEPS" --warmup "$TORCH_WARMUP" --device "$TORCH_DEVICE" \
         --peak-tflops "$PEAK_TFLOPS" --peak-tflops-bf16 "$PEAK_TFLOPS_BF16" "${SHAPE[@]}" "${TORCH_EXTRA[@]}" --out "$json"
     done
+  fi
+fi
+
+# --- The exported GPU job (opt-in: PHASES="... job") -----------------------------------------------
+# pack.sh's job-check/: train.py of a job exported by weblora export-job, and the same run's
+# train_log.json from WebLoRA on cpu. Per-step losses must agree within 1e-3 (src/engine/job).
+if has_phase job; then
+  J=$B/job-check
+  if [ ! -f "$J/job/train.py" ]; then
+    echo "== job: SKIPPED: no $J/job (bench/gpu/pack.sh makes it)"; SKIPPED+=("job (not packed)")
+  elif ! job_info=$(python3 -c 'import torch, transformers, peft, accelerate; print("torch", torch.__version__, "transformers", transformers.__version__, "peft", peft.__version__)' 2>&1); then
+    echo "== job: SKIPPED: python3 cannot import torch, transformers, peft and accelerate (${job_info##*$'\n'})"; SKIPPED+=("job (no transformers/peft)")
+  else
+    echo "== job: $job_info"
+    rm -rf "$WORK/job-out"
+    if timeout "$TORCH_TIMEOUT_S" python3 "$J/job/train.py" --model "$B/models/stories260K" --out "$WORK/job-out" --attn eager 2>&1 | tail -25 \
+      && python3 - "$J/weblora/train_log.json" "$WORK/job-out/train_log.json" <<'PY'
+import json, sys
+steps = lambda p: [r["loss"] for r in json.load(open(p))["records"] if r["type"] == "step"]
+a, b = steps(sys.argv[1]), steps(sys.argv[2])
+worst = max((abs(x - y) for x, y in zip(a, b)), default=float("inf"))
+print(f"job: {len(b)} of {len(a)} steps, worst |train.py - WebLoRA| step loss {worst:.2e} (limit 1e-3)")
+sys.exit(0 if len(a) == len(b) and worst < 1e-3 else 1)
+PY
+    then echo "== job: ok"; else echo "== job: FAILED"; FAILED+=("job"); fi
   fi
 fi
 
