@@ -21,6 +21,7 @@ import { loadStories } from '../helpers/stories';
 import { storyInstruct, STORY_INSTRUCT } from '../helpers/story-data';
 import { smallRunOptions } from '../helpers/train-suite';
 import { runCliInProcess, storiesCopy } from '../helpers/cli-run';
+import { toFailure } from '../../src/worker/failures';
 
 const ATTENTION = { r: 4, alpha: 8, dropout: 0, useRslora: false, targetModules: [...TARGET_PRESETS.attention] };
 
@@ -97,6 +98,8 @@ describe('non-finite training (stories260K, wasm)', () => {
       trainer.dispose();
       expect(err).toBeInstanceOf(NonFiniteTrainingError);
       expect((err as Error).message).toMatch(/^training stopped at step 1: the loss is NaN.*the base model itself fails: its weights likely hold NaN or inf/);
+      // The app shows the same message (the worker's failure for the UI), with what to do.
+      expect(toFailure(err)).toEqual({ kind: 'diverged', message: (err as Error).message, hint: expect.stringContaining('Lower the learning rate') });
       const after = await Promise.all(loraTensors(adapter).map(async ([, v]) => (await v.data()).slice()));
       expect(after).toEqual(start);
     } finally {
