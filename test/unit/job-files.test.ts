@@ -140,6 +140,17 @@ describe('an exported job', () => {
     for (const f of files) expect(await readFile(join(out, f.name), 'utf8')).toBe(f.text);
   });
 
+  it('export-job --help says what it writes; weblora --help lists it', async () => {
+    let stdout = '';
+    const io: CliIO = { stdout: (t) => void (stdout += t), stderr: () => {}, env: {}, interrupts: new Interrupts() };
+    expect(await main(['export-job', '--help'], io)).toBe(0);
+    expect(stdout).toMatch(/^Usage: weblora export-job --model DIR --data FILE --out DIR/);
+    expect(stdout).toMatch(/train\.py[\s\S]*accelerate[\s\S]*Not --init-adapter/);
+    stdout = '';
+    expect(await main(['--help'], io)).toBe(0);
+    expect(stdout).toMatch(/^\s+export-job\s+write the run as a Hugging Face job/m);
+  });
+
   it('export-job refuses flags that do not define the run', async () => {
     let stderr = '';
     const io: CliIO = { stdout: () => {}, stderr: (t) => void (stderr += t), env: {}, interrupts: new Interrupts() };
