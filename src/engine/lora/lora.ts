@@ -6,24 +6,12 @@ import { tf } from '../tf';
 import { newVariable } from '../variables';
 import type { ModelConfig } from '../model/config';
 import { LINEAR_MODULES } from '../model/linears';
-import { adaptedLinears, loraScaling, patternRegExp } from './peft-rules';
+import { adaptedLinears, loraScaling, patternRegExp, type PeftSelection } from './peft-rules';
 import type { LoraBranch } from '../../../kernels';
 
-export interface LoraConfig {
-  r: number;
-  alpha: number;
+/** Which modules, at which rank and alpha (peft-rules.ts), and the dropout of the LoRA input. */
+export interface LoraConfig extends PeftSelection {
   dropout: number;
-  useRslora: boolean;
-  /** Module names (last path component), e.g. ["q_proj", "v_proj"]. */
-  targetModules: string[];
-  /** PEFT's rank_pattern: module-name pattern -> rank of the modules it matches (peft-rules.ts). */
-  rankPattern?: Record<string, number>;
-  /** PEFT's alpha_pattern: module-name pattern -> lora_alpha of the modules it matches. */
-  alphaPattern?: Record<string, number>;
-  /** PEFT's layers_to_transform: only these decoder layers are adapted. */
-  layersToTransform?: number[];
-  /** PEFT's layers_pattern: the name of the list holding the layers ("layers"); empty: any. */
-  layersPattern?: string[];
 }
 
 export const TARGET_PRESETS = {

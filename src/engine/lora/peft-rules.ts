@@ -9,15 +9,20 @@
 import type { ModelConfig } from '../model/config';
 import { isTargeted, linearModules, type Linear } from '../model/linears';
 
-/** The fields of LoraConfig these rules read. */
+/** What decides the adapted modules and each one's r and alpha: LoraConfig but its dropout. */
 export interface PeftSelection {
   r: number;
   alpha: number;
   useRslora: boolean;
+  /** Module names (last path component), e.g. ["q_proj", "v_proj"]. */
   targetModules: string[];
+  /** PEFT's rank_pattern: module-name pattern -> rank of the modules it matches. */
   rankPattern?: Record<string, number>;
+  /** PEFT's alpha_pattern: module-name pattern -> lora_alpha of the modules it matches. */
   alphaPattern?: Record<string, number>;
+  /** PEFT's layers_to_transform: only these decoder layers are adapted. */
   layersToTransform?: number[];
+  /** PEFT's layers_pattern: the name of the list holding the layers ("layers"); empty: any. */
   layersPattern?: string[];
 }
 
