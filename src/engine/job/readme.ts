@@ -33,7 +33,7 @@ accelerate) for GPU servers. Nothing was uploaded anywhere: everything is in thi
 - model \`${job.model.name}\` (${job.model.family}); template \`${job.data.template}\`; loss on ${job.data.trainOn === 'all' ? 'every token' : 'the answers only (EOS appended)'}; ${job.data.maxLength} tokens per example${t.packing ? ', packed' : ''}
 - LoRA r=${l.r}, alpha=${l.alpha}${l.useRslora ? ' (rsLoRA)' : ''}, dropout ${l.dropout}, on ${l.targetModules.join(', ')}
 - AdamW lr ${t.learningRate}, betas (${job.adamw.beta1}, ${job.adamw.beta2}), eps ${job.adamw.eps}, weight decay ${t.weightDecay}; ${t.warmupSteps} warm-up steps, then ${t.schedule}; clipping at ${t.maxGradNorm > 0 ? t.maxGradNorm : 'none'}
-- ${t.batchSize} examples per micro-batch × ${t.gradAccum} micro-batches per step; ${t.epochs} epoch${t.epochs === 1 ? '' : 's'}${t.maxSteps ? `, at most ${t.maxSteps} steps` : ''}: ${steps}; seed ${t.seed}
+- ${t.batchSize} examples per micro-batch × ${t.gradAccum} micro-batch${t.gradAccum === 1 ? '' : 'es'} per step; ${t.epochs} epoch${t.epochs === 1 ? '' : 's'}${t.maxSteps ? `, at most ${t.maxSteps} steps` : ''}: ${steps}; seed ${t.seed}
 - the loss of a step is Σ token losses / Σ trained tokens over its micro-batches, on any number of GPUs
 
 ## Run it
@@ -74,7 +74,7 @@ the hub, \`${job.model.name}\` is only its name: give the folder, \`--model path
 ## Checking it
 
 \`\`\`sh
-python train.py --dump-batches batches.json   # tokens, loss masks and first epoch's batches; no GPU or torch
+python train.py --dump-batches batches.json   # tokens, loss masks, first epoch's batches: needs transformers, not torch or a GPU
 \`\`\`
 
 With \`--dtype float32\` (the default), no LoRA dropout and the job's model, the per-step losses
