@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { JobFile } from '../../src/engine/job/job';
 import { loadDataset, type DataFile } from '../../src/engine/data/load';
-import { renderSample, type PromptTemplate } from '../../src/engine/data/template';
+import { renderSample, toMessages, type PromptTemplate } from '../../src/engine/data/template';
 import { eosTextOf } from '../../src/engine/data/tokenize';
 import type { TextTokenizer } from '../../src/engine/model/tokenizer';
 
@@ -29,7 +29,20 @@ export async function tokenTable(file: DataFile, tok: TextTokenizer, template: P
   const eosText = template === 'chat-template' ? null : eosTextOf(tok);
   const table = new Map<string, [boolean, string, number[]]>();
   const add = (special: boolean, text: string) => table.set(`${special}\n${text}`, [special, text, tok.encode(text, { addSpecialTokens: special })]);
+  const chats = new Map<string, string>();
   for (const { sample } of loaded.samples) {
+    if (template === 'chat-template' && sample.kind === 'conversation') {
+      // What train.py asks the tokenizer's chat template for, answered with WebLoRA's renderings.
+      const messages = toMessages(sample.conversation);
+      const chat = (m: typeof messages, prompt: boolean) => chats.set(JSON.stringify([m, prompt]), tok.applyChatTemplate(m, { addGenerationPrompt: prompt }));
+      chat(messages, false);
+      messages.forEach((m, j) => {
+        if (m.role === 'assistant') {
+          chat(messages.slice(0, j), true);
+          chat(messages.slice(0, j + 1), false);
+        }
+      });
+    }
     const r = renderSample(sample, tok, { template, eosText });
     add(r.addSpecialTokens, r.text);
     for (const s of r.spans) {
@@ -40,7 +53,7 @@ export async function tokenTable(file: DataFile, tok: TextTokenizer, template: P
   const eos = tok.eosTokenId!;
   const eosDecoded = tok.decode([eos], { skipSpecialTokens: false });
   add(false, eosDecoded);
-  return { encode: [...table.values()], decode: { [eos]: eosDecoded }, eos_token_id: eos, pad_token_id: tok.padTokenId };
+  return { encode: [...table.values()], chat: Object.fromEntries(chats), decode: { [eos]: eosDecoded }, eos_token_id: eos, pad_token_id: tok.padTokenId };
 }
 
 const DRIVER = String.raw`
@@ -62,6 +75,11 @@ class WebLoRATokens:
         return self.table[key]
     def decode(self, ids):
         return t["decode"][str(ids[0])]
+    def apply_chat_template(self, messages, add_generation_prompt=False):
+        key = json.dumps([messages, bool(add_generation_prompt)], separators=(",", ":"), ensure_ascii=False)
+        if key not in t["chat"]:
+            raise KeyError("WebLoRA never rendered these messages " + key[:160])
+        return t["chat"][key]
 
 job = train.read_job(job_dir + "/job.json")
 records = train.read_records(job_dir + "/" + job["data"]["path"])

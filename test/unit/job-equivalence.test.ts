@@ -16,6 +16,10 @@ import { learningRate } from '../../src/engine/train/schedule';
 import type { TokenizedExample } from '../../src/engine/data/types';
 import type { DataFile } from '../../src/engine/data/load';
 import { DATA_DIR, STORIES_DIR } from '../helpers/paths';
+import { loadStoriesChatmlTokenizer } from '../helpers/stories-tokenizer';
+import { loadDataset } from '../../src/engine/data/load';
+import { prepareLoaded } from '../../src/engine/data/pipeline';
+import { jobFiles } from '../../src/engine/job/job';
 import { python3, runDump, tokenTable, writeJob, type DumpedExample } from '../helpers/job-python';
 
 const HAS_PYTHON = python3() !== null;
@@ -114,6 +118,27 @@ describe.skipIf(!HAS_PYTHON)("train.py's examples equal WebLoRA's (stories260K)"
       }
     });
   }
+
+  it("chat template (ChatML, rendered by transformers.js), multi-turn: the template's own spans, no EOS appended", async () => {
+    const tok = await loadStoriesChatmlTokenizer();
+    const file = { name: 'chats.jsonl', source: MULTI_TURN };
+    const data = { maxLength: 64, template: 'chat-template' as const, seed: 0, valFraction: 0.3 };
+    const training = { ...DEFAULT_TRAIN_OPTIONS, batchSize: 2, seed: 4, maxLength: 64, padId: session.padId };
+    const loaded = await loadDataset(file);
+    const prepared = await prepareLoaded(loaded, tok, data);
+    expect(prepared.template).toBe('chat-template');
+    const files = jobFiles({ model: { name: 'stories260K-chatml', family: 'llama', fingerprint: 'x' }, loaded, prepared, data: { ...data, trainOn: 'responses' }, lora, training, evalBase: false });
+    const dir = join(tmp, 'chat');
+    await writeJob(dir, files);
+    const dump = await runDump(dir, await tokenTable(file, tok, 'chat-template'), []);
+    expect(dump.dropped.filter((d) => d.reason.includes('could not render'))).toEqual([]);
+    expect(dump.train).toEqual(prepared.train.map((e) => strip(e, 'train')));
+    expect(dump.val).toEqual(prepared.val.map((e) => strip(e, 'val')));
+    expect(dump.dropped.map((d) => `${d.file}:${d.line}`)).toEqual(prepared.report.dropped.map((d) => `${d.file}:${d.line}`));
+    expect(dump.train.length + dump.val.length).toBeGreaterThanOrEqual(3);
+    expect(dump.eos_text).toBeNull();
+    expect(dump.token_check_ok).toBe(true);
+  });
 
   it('fails when train.py formats a prompt differently from WebLoRA (one changed character)', async () => {
     const dir = join(tmp, 'changed');
