@@ -6,7 +6,7 @@
 #
 #   PHASES="webgpu torch"   which phases (webgpu: Node + Dawn, stock and fused kernels; torch: bench/torch_peer.py;
 #                           job, opt-in: an exported GPU job's train.py against WebLoRA's losses, needs transformers + peft)
-#   MODELS="smollm2-135m smollm2-360m qwen2.5-0.5b stories260K"   in this order, while the budget lasts
+#   MODELS="smollm2-135m gemma3-270m smollm2-360m qwen2.5-0.5b stories260K"   in this order, while the budget lasts
 #   VARIANTS="stock fused"  STEPS=5 WARMUP=2  SEQ= BATCH= (empty: the bench's 256, 8)  BENCH_ARGS=
 #   TORCH_STEPS=10 TORCH_WARMUP=3 TORCH_DEVICE=cuda TORCH_ARGS=
 #   PEAK_TFLOPS=67 (H100/H200 fp32 without tensor cores)  PEAK_TFLOPS_BF16=989 (dense bf16)
@@ -27,7 +27,7 @@ mkdir -p "$RAW"
 exec > >(tee -a "$OUT/run.log") 2>&1
 
 PHASES=${PHASES:-webgpu torch}
-MODELS=${MODELS:-smollm2-135m smollm2-360m qwen2.5-0.5b stories260K}
+MODELS=${MODELS:-smollm2-135m gemma3-270m smollm2-360m qwen2.5-0.5b stories260K}
 VARIANTS=${VARIANTS:-stock fused}
 STEPS=${STEPS:-5} WARMUP=${WARMUP:-2}
 TORCH_STEPS=${TORCH_STEPS:-10} TORCH_WARMUP=${TORCH_WARMUP:-3} TORCH_DEVICE=${TORCH_DEVICE:-cuda}
@@ -132,7 +132,13 @@ if has_phase torch; then
   else
     echo "torch $torch_info"
     export PYTHONUNBUFFERED=1   # its progress lines reach run.log as they happen
+    has_transformers=1
+    python3 -c 'import transformers' 2>/dev/null || has_transformers=0
     for m in $MODELS; do
+      # The peer's plain-torch decoder is Llama-family only; Gemma needs transformers' own.
+      if [[ $m == gemma3* ]] && ((!has_transformers)); then
+        echo "== torch $m: SKIPPED: needs transformers"; SKIPPED+=("torch $m (no transformers)"); continue
+      fi
       json=$RAW/torch-$m.json
       guard "torch $m" "$json" "$TORCH_TIMEOUT_S" 0 \
         python3 bench/torch_peer.py --models "$m" --steps "$TORCH_STEPS" --warmup "$TORCH_WARMUP" --device "$TORCH_DEVICE" \
