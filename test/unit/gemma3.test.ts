@@ -11,10 +11,9 @@ import { Gemma3Model } from '../../src/engine/model/gemma3';
 import { createDecoder } from '../../src/engine/model/load';
 import type { PastKeyValues } from '../../src/engine/model/decoder';
 import { disposeWeights } from '../../src/engine/model/weights';
-import { generate } from '../../src/engine/generate/generate';
-import { GEMMA3_270M, placeholderTokenizer, randomWeights, TINY_GEMMA3, TINY_GEMMA3_PATTERN, type HubConfig } from '../helpers/random-model';
+import { GEMMA3_270M, randomWeights, TINY_GEMMA3, TINY_GEMMA3_PATTERN, type HubConfig } from '../helpers/random-model';
 import { maxRelativeError } from '../helpers/numerics';
-import { engineLogits, randomIds } from '../helpers/model-forward';
+import { cachedAndFullGeneration, engineLogits, randomIds, randomModelLogits } from '../helpers/model-forward';
 import { gemma3Reference, referenceWeights } from '../helpers/gemma3-reference';
 
 beforeAll(async () => {
@@ -179,16 +178,9 @@ describe.each([
   });
 
   it('generation with the KV cache equals generation without it, past the window (sampled, seeded)', async () => {
-    const weights = randomWeights(config, 13, { std: 0.3, normJitter: 0.3 });
-    const model = createDecoder(config, weights);
-    const tok = { ...placeholderTokenizer(config.vocabSize), decode: () => '' };
-    const opts = { maxNewTokens: 10, temperature: 0.8, seed: 3, eosTokenIds: [] };
-    const cached = await generate(model, tok, [2, 17], { ...opts, useCache: true });
-    const full = await generate(model, tok, [2, 17], { ...opts, useCache: false });
-    model.dispose();
-    disposeWeights(weights);
-    expect(cached.ids).toHaveLength(10);
-    expect(cached.ids).toEqual(full.ids);
+    const { cached, full } = await cachedAndFullGeneration(config, 13, [2, 17], 10);
+    expect(cached).toHaveLength(10);
+    expect(cached).toEqual(full);
   });
 });
 
@@ -201,14 +193,7 @@ describe('Gemma 3 on wasm', () => {
   it('padded-batch logits agree with cpu within 1e-4 relative', async () => {
     const ids = [randomIds(6, config.vocabSize, 1), [0, 0, ...randomIds(4, config.vocabSize, 2)]];
     const mask = [new Array(6).fill(1), [0, 0, 1, 1, 1, 1]];
-    const run = async () => {
-      const weights = randomWeights(config, 7, { std: 0.3, normJitter: 0.3 });
-      const model = createDecoder(config, weights);
-      const { logits } = await engineLogits(model, ids, mask);
-      model.dispose();
-      disposeWeights(weights);
-      return logits;
-    };
+    const run = () => randomModelLogits(config, 7, ids, mask);
     await tf.setBackend('cpu');
     const cpu = await run();
     expect((await initBackend({ prefer: 'wasm' })).name).toBe('wasm');
