@@ -225,6 +225,8 @@ describe('adapter_config.json fields read as PEFT reads them', () => {
     expect(parse({ target_modules: '.*\\.(q_proj|o_proj)' })).toMatchObject({ targetModules: ['q_proj', 'o_proj'] });
     expect(parse({ target_modules: '.*\\.(q_proj|o_proj)' }).layersToTransform).toBeUndefined();
     expect(parse({ target_modules: 'all-linear' }).targetModules).toHaveLength(7);
+    // As PEFT: with a regex, layers_to_transform is not applied (the regex chooses the layers).
+    expect(parse({ target_modules: '.*\\.q_proj', layers_to_transform: [0] }).layersToTransform).toBeUndefined();
     expect(() => parse({ target_modules: 'model\\.layers\\.0\\.self_attn\\.q_proj|model\\.layers\\.1\\.mlp\\.up_proj' })).toThrow(/selects different modules in different layers/);
   });
 

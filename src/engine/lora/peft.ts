@@ -76,7 +76,11 @@ export function parsePeftConfig(text: string, fileName = ADAPTER_CONFIG): LoraCo
   };
   if (need('peft_type') !== 'LORA') throw new AdapterError(`${fileName}: peft_type is ${JSON.stringify(raw.peft_type)}, only "LORA" is supported`);
   refuseUnsupported(raw, fileName);
-  const { targetModules, layersToTransform: fromRegex } = parseTargets(need('target_modules'), fileName);
+  const targets = need('target_modules');
+  // A regex target_modules is matched against full names, layer included: PEFT then ignores
+  // layers_to_transform and layers_pattern.
+  const { targetModules, layersToTransform: fromRegex } = parseTargets(targets, fileName);
+  const regex = typeof targets === 'string';
   const config: LoraConfig = {
     r: Number(need('r')),
     // PEFT's LoraConfig default: lora_alpha = 8, whatever r is.
@@ -87,12 +91,12 @@ export function parsePeftConfig(text: string, fileName = ADAPTER_CONFIG): LoraCo
   };
   const rankPattern = numberMap(raw.rank_pattern, 'rank_pattern', fileName);
   const alphaPattern = numberMap(raw.alpha_pattern, 'alpha_pattern', fileName);
-  const layersToTransform = fromRegex ?? layerList(raw.layers_to_transform, fileName);
+  const layersToTransform = regex ? fromRegex : layerList(raw.layers_to_transform, fileName);
   const layersPattern = stringList(raw.layers_pattern, 'layers_pattern', fileName);
   if (rankPattern) config.rankPattern = rankPattern;
   if (alphaPattern) config.alphaPattern = alphaPattern;
   if (layersToTransform) config.layersToTransform = layersToTransform;
-  if (layersPattern && !fromRegex) config.layersPattern = layersPattern;
+  if (layersPattern && !regex) config.layersPattern = layersPattern;
   try {
     validateLoraConfig(config);
   } catch (e) {
