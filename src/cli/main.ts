@@ -3,9 +3,10 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { COMMANDS, findCommand, topHelp } from './commands';
-import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError } from './shared/errors';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, exitCodeOf } from './shared/errors';
 import { parseFlags } from './shared/flags';
 import { Interrupts, type CliIO } from './shared/io';
+import { printable } from './shared/printable';
 
 export type { CliIO } from './shared/io';
 export { Interrupts } from './shared/io';
@@ -47,7 +48,8 @@ function reportError(e: unknown, command: string | undefined, io: CliIO): number
   }
   const err = e instanceof Error ? e : new Error(String(e));
   // One line: engine messages are sentences already; a stack is for bug reports only.
-  io.stderr(`${who}: error: ${err.message.replace(/\s*\n\s*/g, ' ')}\n`);
+  // Messages quote keys, roles, names and tensor names from files: never raw control characters.
+  io.stderr(`${who}: error: ${printable(err.message.replace(/\s*\n\s*/g, ' '))}\n`);
   if (io.env.WEBLORA_DEBUG === '1' && err.stack) io.stderr(`${err.stack}\n`);
   return EXIT_FAILURE;
 }
@@ -55,11 +57,13 @@ function reportError(e: unknown, command: string | undefined, io: CliIO): number
 /** The process side: real streams, SIGINT, exit code. Never returns. */
 export async function runCli(argv: readonly string[] = process.argv.slice(2)): Promise<never> {
   const interrupts = new Interrupts();
-  process.on('SIGINT', () => {
-    if (interrupts.fire()) return;
-    process.stderr.write('\ninterrupted\n');
-    process.exit(EXIT_INTERRUPTED);
-  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (interrupts.fire(signal)) return;
+      process.stderr.write(`\n${signal === 'SIGINT' ? 'interrupted' : 'terminated'}\n`);
+      process.exit(exitCodeOf(signal));
+    });
+  }
   // `weblora generate ... | head` closes the pipe early; that is not an error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(EXIT_OK);

@@ -176,9 +176,9 @@ export class Session {
     return new Trainer(this.loaded.model, this.requireAdapter(), train, val, { ...options, padId: this.padId });
   }
 
-  evalLoss(examples: readonly BatchExample[], which: 'base' | 'tuned', batchSize = 8, maxLength = 256): Promise<number> {
+  evalLoss(examples: readonly BatchExample[], which: 'base' | 'tuned', batchSize = 8, maxLength = 256, signal?: AbortSignal): Promise<number> {
     const adapter = which === 'tuned' ? this.requireAdapter() : null;
-    return evaluate(this.loaded.model, adapter, examples, { batchSize, maxLength, padId: this.padId });
+    return evaluate(this.loaded.model, adapter, examples, { batchSize, maxLength, padId: this.padId, ...(signal ? { signal } : {}) });
   }
 
   generate(prompt: string | number[], which: 'base' | 'tuned', opts: GenerateOptions): Promise<GenerateResult> {

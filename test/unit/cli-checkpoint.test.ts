@@ -1,11 +1,12 @@
-// The CLI's checkpoint files on their own: exact round trip, one state file at a time, and a
+// The CLI's checkpoint files on their own: exact round trip, the last two kept, and a
 // clear error for a folder with no checkpoint. (The end-to-end resume is in cli.test.ts.)
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkpointDir, readCheckpoint, removeCheckpoint, writeCheckpoint, type SavedCheckpoint } from '../../src/cli/train/checkpoint';
+import { sha256 } from '../../src/cli/train/identity';
 import { DEFAULT_TRAIN_OPTIONS } from '../../src/engine/train/trainer';
 
 function sample(step: number): SavedCheckpoint {
@@ -34,11 +35,12 @@ afterAll(async () => {
 });
 
 describe('CLI checkpoint files', () => {
-  it('round-trip bit-exactly, keeping only the latest state file', async () => {
+  it('round-trip bit-exactly, keeping the last two checkpoints', async () => {
+    writeCheckpoint(out, sample(1));
     writeCheckpoint(out, sample(2));
     const cp = sample(4);
     writeCheckpoint(out, cp);
-    expect(readdirSync(checkpointDir(out)).sort()).toEqual(['checkpoint.json', 'state-000004.safetensors']);
+    expect(readdirSync(checkpointDir(out)).sort()).toEqual(['checkpoint-000002.json', 'checkpoint-000004.json', 'checkpoint.json', 'state-000002.safetensors', 'state-000004.safetensors']);
     const back = await readCheckpoint(out);
     expect(back.train.step).toBe(4);
     expect(back.train.options).toEqual(cp.train.options);
@@ -67,7 +69,9 @@ describe('CLI checkpoint files', () => {
   it('a folder without a checkpoint, or a damaged one, is a clear error', async () => {
     await expect(readCheckpoint(join(out, 'nothing-here'))).rejects.toThrow(/there is no checkpoint in .*checkpoint \(one is written by --checkpoint-every N/);
     writeCheckpoint(out, sample(3));
-    await writeFile(join(checkpointDir(out), 'checkpoint.json'), '{"format": "weblora-checkpoint", "version": 1, "tensors": "state-000009.safetensors"}');
+    const valid = JSON.parse(await readFile(join(checkpointDir(out), 'checkpoint.json'), 'utf8'));
+    const { checksum: _checksum, ...body } = { ...valid, tensors: 'state-000009.safetensors' };
+    await writeFile(join(checkpointDir(out), 'checkpoint.json'), JSON.stringify({ ...body, checksum: sha256(JSON.stringify(body)) }));
     await expect(readCheckpoint(out)).rejects.toThrow(/state-000009\.safetensors, which cannot be read/);
     await writeFile(join(checkpointDir(out), 'checkpoint.json'), '{oops');
     await expect(readCheckpoint(out)).rejects.toThrow(/checkpoint\.json: not valid JSON/);

@@ -1,6 +1,6 @@
 // `weblora eval`: the same masked loss training reports, over a whole file.
 import { startBackend } from '../shared/backend';
-import { prepareData, printDataReport } from '../shared/data';
+import { checkDataFile, prepareData, printDataReport } from '../shared/data';
 import { EXIT_OK } from '../shared/errors';
 import { perplexity } from '../shared/format';
 import type { CliIO } from '../shared/io';
@@ -9,6 +9,7 @@ import type { EvalArgs } from './args';
 import { beyondContext } from '../../engine/model/context';
 
 export async function runEval(a: EvalArgs, io: CliIO): Promise<number> {
+  await checkDataFile(a.data.path);
   await startBackend(a.backend, io, a.kernels);
   const session = await openModel(a.model);
   try {

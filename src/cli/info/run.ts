@@ -6,6 +6,7 @@ import { loadModelFromFolder } from '../../engine/model/source/source-folder';
 import { EXIT_OK } from '../shared/errors';
 import { bytes, count } from '../shared/format';
 import type { CliIO } from '../shared/io';
+import { printable } from '../shared/printable';
 import { resolveTargets } from '../shared/targets';
 import type { InfoArgs } from './args';
 
@@ -44,6 +45,7 @@ export async function runInfo(args: InfoArgs, io: CliIO): Promise<number> {
     ['  activations', bytes(mem.activationBytes)],
   ];
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
-  io.stdout(rows.map(([k, v]) => `${k.padEnd(width)}${v}\n`).join(''));
+  // The name and figures come from the model's files: shown with control characters escaped.
+  io.stdout(rows.map(([k, v]) => `${k.padEnd(width)}${printable(v)}\n`).join(''));
   return EXIT_OK;
 }

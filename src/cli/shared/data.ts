@@ -1,6 +1,6 @@
 // Dataset flags shared by `train` and `eval`, and the data report on stderr.
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import {
   DATASET_FORMATS,
   DatasetFormatError,
@@ -17,7 +17,9 @@ import {
 import type { Session } from '../../engine/session';
 import type { Flags, OptionSpec } from './flags';
 import type { HelpRow } from './help';
+import { describeFsError } from './fs-errors';
 import type { CliIO } from './io';
+import { printable, printableLines } from './printable';
 
 export const FORMAT_CHOICES = ['auto', ...DATASET_FORMATS] as const;
 export const TEMPLATE_CHOICES = ['auto', 'chat-template', ...TEXT_TEMPLATES] as const;
@@ -84,10 +86,27 @@ export async function openDataFile(path: string): Promise<DataFile> {
   return { name: path, source: createReadStream(path) };
 }
 
+/** Refuses what cannot be a dataset before any work, saying what it is instead. */
 export async function checkDataFile(path: string): Promise<void> {
-  const info = await stat(path).catch(() => null);
-  if (!info?.isFile()) throw new Error(`data file ${path} does not exist`);
+  const info = await stat(path).catch((e: unknown) => e as NodeJS.ErrnoException);
+  if (info instanceof Error) {
+    if (info.code === 'ENOENT') throw new Error(`data file ${path} does not exist: check the --data path`);
+    throw new Error(`--data: ${describeFsError('read', path, info)}`);
+  }
+  if (info.isDirectory()) throw new Error(`--data ${path} is a folder, not a file: give the dataset file in it (JSON Lines or a JSON array, e.g. ${path.replace(/\/+$/, '')}/train.jsonl)`);
+  if (!info.isFile()) {
+    const what = info.isCharacterDevice() || info.isBlockDevice() ? 'a device' : info.isFIFO() ? 'a pipe' : info.isSocket() ? 'a socket' : 'not a regular file';
+    // Training reads the file twice (its hash for --resume, then its records): a stream cannot be.
+    throw new Error(`--data ${path} is ${what}, not a file: save the dataset to a file (JSON Lines) and give that`);
+  }
+  try {
+    await access(path, constants.R_OK);
+  } catch (e) {
+    throw new Error(`--data: ${describeFsError('read', path, e)}`);
+  }
 }
+
+const KNOWN_FIELDS = 'instruction+output, messages, conversations, prompt+completion, text, or a pair such as question+answer';
 
 /** Reads, checks and tokenizes the --data file as the flags say. */
 export async function prepareData(session: Session, d: DataArgs, extra: { seed?: number; valFraction?: number; io?: CliIO } = {}): Promise<PreparedDataset> {
@@ -105,10 +124,12 @@ export async function prepareData(session: Session, d: DataArgs, extra: { seed?:
   } catch (e) {
     if (!(e instanceof DatasetFormatError)) throw e;
     // The engine's message suggests a mapping object; on the command line that is --columns.
-    const [prompt = 'COLUMN', response = 'COLUMN'] = e.keys;
+    const [prompt = 'COLUMN', response = 'COLUMN'] = e.keys.map(printable);
+    const lines = e.records.map((r) => `${e.file}:${r.line}: keys ${r.keys.length ? r.keys.map((k) => `"${printable(k)}"`).join(', ') : '(none)'}`);
+    const more = e.total > e.records.length ? ` (and ${e.total - e.records.length} more)` : '';
     throw new Error(
-      `${e.file}: could not detect the dataset format from the keys ${e.keys.map((k) => `"${k}"`).join(', ')}; ` +
-        `name the columns, e.g. --columns prompt=${prompt},response=${response}`,
+      `${e.file}: no record is usable: none has the fields of a known format (${KNOWN_FIELDS}): ${lines.join('; ')}${more}. ` +
+        `Fix those lines, or name the columns, e.g. --columns prompt=${prompt},response=${response}`,
     );
   }
 }
@@ -132,7 +153,8 @@ export function tokenizingProgress(io: CliIO, everyMs = 3000): (done: number, to
 
 /** Counts, then every bad line as file:line: reason (the first `maxListed` of each kind). */
 export function printDataReport(report: DataReport, io: CliIO, fullListWhere?: string, maxListed = 50): void {
-  io.stderr(`${summarizeReport(report, maxListed)}\n`);
+  // Keys, roles and text from the file are in it: shown with their control characters escaped.
+  io.stderr(`${printableLines(summarizeReport(report, maxListed))}\n`);
   const long = [report.issues, report.dropped, report.warnings].some((l) => l.length > maxListed);
   if (long && fullListWhere) io.stderr(`(the full lists are in ${fullListWhere})\n`);
 }

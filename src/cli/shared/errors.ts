@@ -17,3 +17,9 @@ export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 /** What a shell reports for a process stopped by SIGINT: scripts can tell "stopped" from "done". */
 export const EXIT_INTERRUPTED = 130;
+/** The same for SIGTERM (128 + 15). */
+export const EXIT_TERMINATED = 143;
+
+export function exitCodeOf(signal: 'SIGINT' | 'SIGTERM'): number {
+  return signal === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
+}

@@ -18,11 +18,31 @@ interface Range {
 
 export function parseFlags(command: string, argv: readonly string[], options: OptionSpec): Flags {
   try {
-    const { values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
+    const { values } = parseArgs({ args: joinNegativeValues(argv, options), options, strict: true, allowPositionals: false });
     return new Flags(command, values as Record<string, Value>);
   } catch (e) {
     throw new UsageError(usageMessage(e), command);
   }
+}
+
+/**
+ * `--rank -1` as `--rank=-1`: parseArgs refuses a value that starts with a dash as "ambiguous",
+ * which would hide the real message ("--rank: must be at least 1, got -1"). Only for options
+ * that take a value, and only for what reads as a number, so a forgotten value before the next
+ * flag (`--out --rank 4`) is still caught.
+ */
+function joinNegativeValues(argv: readonly string[], options: OptionSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-(\d|\.\d|Infinity|inf)/i.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
 }
 
 /** parseArgs' messages, shortened to the part that says what is wrong. */
@@ -38,6 +58,10 @@ function usageMessage(e: unknown): string {
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
       if (/argument missing/.test(msg)) return `option '${quoted?.split(' ')[0]}' needs a value`;
       if (/does not take an argument/.test(msg)) return `option '${quoted}' does not take a value`;
+      if (/argument is ambiguous/.test(msg)) {
+        const flag = quoted?.split(' ')[0];
+        return `option '${flag}' needs a value, and the next argument starts with '-' (a value that does is written ${flag}=VALUE)`;
+      }
       return msg.split('. ')[0]!;
     default:
       return msg;

@@ -10,15 +10,19 @@ export interface CliIO {
   interrupts: Interrupts;
 }
 
+/** Ctrl-C (SIGINT), or a polite kill (SIGTERM: `kill PID`, a job scheduler, `docker stop`). */
+export type StopSignal = 'SIGINT' | 'SIGTERM';
+
 /**
- * Ctrl-C. A long-running command takes it over to stop cleanly (training stops at a step
- * boundary and checkpoints); when nothing has taken it, or on a second Ctrl-C, the process quits.
+ * Ctrl-C and SIGTERM. A long-running command takes them over to stop cleanly (training stops at
+ * a step boundary and checkpoints); when nothing has taken them, or on a second one, the process
+ * quits at the next turn of the event loop (every long phase yields to it).
  */
 export class Interrupts {
-  private handler: (() => void) | null = null;
+  private handler: ((signal: StopSignal) => void) | null = null;
 
   /** Until the returned function is called, an interrupt runs `handler` once instead of quitting. */
-  take(handler: () => void): () => void {
+  take(handler: (signal: StopSignal) => void): () => void {
     this.handler = handler;
     return () => {
       if (this.handler === handler) this.handler = null;
@@ -26,11 +30,11 @@ export class Interrupts {
   }
 
   /** False when nothing took the interrupt, i.e. the caller should quit now. */
-  fire(): boolean {
+  fire(signal: StopSignal = 'SIGINT'): boolean {
     const h = this.handler;
     this.handler = null;
     if (!h) return false;
-    h();
+    h(signal);
     return true;
   }
 }

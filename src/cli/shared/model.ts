@@ -1,9 +1,10 @@
 // Opening a model folder and an adapter folder from disk.
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadModelFromFolder } from '../../engine/model/source/source-folder';
 import { Session } from '../../engine/session';
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, type PeftFiles } from '../../engine/lora/peft';
+import { writeFilesAtomic, type OutputFile } from './atomic-write';
 
 export async function openModel(dir: string): Promise<Session> {
   return Session.open(await loadModelFromFolder(dir));
@@ -24,8 +25,11 @@ export async function readAdapterDir(dir: string): Promise<PeftFiles> {
   return { config, weights: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
 }
 
-export async function writeAdapterDir(dir: string, files: PeftFiles): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, ADAPTER_CONFIG), files.config);
-  await writeFile(join(dir, ADAPTER_WEIGHTS), files.weights);
+/**
+ * The adapter's files, and `alongside` (the run's log), each written whole and renamed into
+ * place with adapter_config.json last: a folder holds the previous adapter or this one, never a
+ * mix or a part. `dir` exists (train checks --out before any work).
+ */
+export function writeAdapterDir(dir: string, files: PeftFiles, alongside: readonly OutputFile[] = []): void {
+  writeFilesAtomic([{ path: join(dir, ADAPTER_WEIGHTS), data: files.weights }, ...alongside, { path: join(dir, ADAPTER_CONFIG), data: files.config }]);
 }

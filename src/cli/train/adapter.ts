@@ -5,6 +5,7 @@ import type { LoraConfig } from '../../engine/lora/lora';
 import type { Session } from '../../engine/session';
 import { UsageError } from '../shared/errors';
 import type { CliIO } from '../shared/io';
+import { printable } from '../shared/printable';
 import { readAdapterDir } from '../shared/model';
 import { resolveTargets } from '../shared/targets';
 import { LORA_DEFAULTS, type LoraArgs, type TrainArgs } from './args';
@@ -48,6 +49,6 @@ export async function setUpAdapter(session: Session, a: TrainArgs, io: CliIO): P
   if (l.targets) clash('--targets', resolveTargets(l.targets, 'train').sort(), [...c.targetModules].sort());
   // The forward pass reads the dropout from the adapter's config on every step.
   if (l.dropout !== undefined) c.dropout = l.dropout;
-  io.stderr(`init adapter: ${a.initAdapter} (rank ${c.r}, alpha ${c.alpha}, ${c.targetModules.join(',')})\n`);
+  io.stderr(`init adapter: ${a.initAdapter} (rank ${c.r}, alpha ${c.alpha}, ${printable(c.targetModules.join(','))})\n`);
   return { config: c, initSha256: sha256(files.weights) };
 }

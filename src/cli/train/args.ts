@@ -14,6 +14,8 @@ export interface LoraArgs {
   rslora?: boolean;
 }
 
+export const DEFAULT_KEEP_CHECKPOINTS = 2;
+
 export const LORA_DEFAULTS = { r: 8, alpha: 16, targets: ['q_proj', 'v_proj'], dropout: 0, rslora: false };
 
 /** The Trainer's options as flags give them (the data's max length and the pad id come later). */
@@ -28,6 +30,9 @@ export interface TrainArgs {
   valFraction?: number;
   initAdapter?: string;
   resume: boolean;
+  /** --resume-from: a kept checkpoint's step instead of the newest. */
+  resumeFrom?: number;
+  keepCheckpoints: number;
   backend: BackendChoice;
   kernels: KernelChoice;
 }
@@ -53,7 +58,7 @@ ${helpSection(null, [
 
 ${helpSection('Data', [
   ...DATA_ROWS,
-  ['--val-fraction F', 'hold out this share of the records (0 < F < 1) and evaluate on it\nat step 0, every --eval-every steps and at the end'],
+  ['--val-fraction F', 'hold out this share of the records (0 <= F < 1) and evaluate on it\nat step 0, every --eval-every steps and at the end (0: no validation split)'],
 ])}
 
 ${helpSection('LoRA', [
@@ -83,10 +88,14 @@ ${helpSection('Training', [
 
 ${helpSection('Checkpoints', [
   ['--checkpoint-every N', 'write --out/checkpoint every N steps: adapter, AdamW moments, step'],
+  ['--keep-checkpoints K', 'keep the last K checkpoints (default 2), so a damaged one can be\nrolled back'],
   ['--resume', 'continue from --out/checkpoint; give the first run\'s settings (they are\nchecked). The losses are then those of an uninterrupted run'],
+  ['--resume-from STEP', 'continue from the kept checkpoint of STEP instead of the newest\n(implies --resume)'],
 ])}
-  Ctrl-C stops at the next step boundary and writes the checkpoint; Ctrl-C again quits at
-  once. A finished run removes its checkpoint.`,
+  Each checkpoint records the SHA-256 of its files; --resume refuses a damaged one, naming
+  the file. Ctrl-C or SIGTERM stops at the next step boundary and writes the checkpoint (exit
+  130 or 143); Ctrl-C again quits at once. A finished run removes its checkpoints. --out is
+  checked and locked before any work: a second run on the same --out is refused.`,
   options: {
     model: { type: 'string' },
     out: { type: 'string' },
@@ -112,12 +121,16 @@ ${helpSection('Checkpoints', [
     'max-grad-norm': { type: 'string' },
     'eval-every': { type: 'string' },
     'checkpoint-every': { type: 'string' },
+    'keep-checkpoints': { type: 'string' },
     resume: { type: 'boolean' },
+    'resume-from': { type: 'string' },
     backend: { type: 'string' },
     kernels: { type: 'string' },
   },
   parse(f) {
-    const valFraction = f.number('val-fraction', undefined, { above: 0, below: 1 });
+    // 0 is "no validation split", the app's setting for it.
+    const valFraction = f.number('val-fraction', undefined, { min: 0, below: 1 }) || undefined;
+    const resumeFrom = f.int('resume-from', undefined, { min: 1 });
     const evalEvery = f.int('eval-every', 0, { min: 1 });
     if (f.has('eval-every') && valFraction === undefined) throw f.error('--eval-every needs a validation split: add --val-fraction F (e.g. 0.1)');
     const maxSteps = f.int('max-steps', undefined, { min: 1 });
@@ -152,7 +165,9 @@ ${helpSection('Checkpoints', [
       },
       ...(valFraction === undefined ? {} : { valFraction }),
       ...(initAdapter === undefined ? {} : { initAdapter }),
-      resume: f.bool('resume'),
+      resume: f.bool('resume') || resumeFrom !== undefined,
+      ...(resumeFrom === undefined ? {} : { resumeFrom }),
+      keepCheckpoints: f.int('keep-checkpoints', DEFAULT_KEEP_CHECKPOINTS, { min: 1 }),
       backend: f.choice('backend', BACKEND_CHOICES, 'auto'),
       kernels: f.choice('kernels', KERNEL_CHOICES, 'fused'),
     };

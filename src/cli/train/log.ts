@@ -1,10 +1,10 @@
 // train_log.json: the run's settings, its data report, and one record per optimizer step (plus
 // one per evaluation), in snake_case like the Hugging Face trainer's log history. Rewritten
 // whole at each checkpoint and at the end, so a killed run leaves a log as recent as its checkpoint.
-import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DataReport } from '../../engine/data';
 import type { TrainEvent } from '../../engine/train/events';
+import { writeFileAtomic } from '../shared/atomic-write';
 import { duration, perplexity } from '../shared/format';
 
 export const TRAIN_LOG = 'train_log.json';
@@ -82,6 +82,10 @@ export function evalLine(r: EvalRecord): string {
 
 /** Synchronous so that a checkpoint and its log are both on disk before the next step starts. */
 export function writeTrainLog(outDir: string, header: LogHeader, status: RunStatus, records: readonly LogRecord[]): void {
+  writeFileAtomic(join(outDir, TRAIN_LOG), trainLogText(header, status, records));
+}
+
+export function trainLogText(header: LogHeader, status: RunStatus, records: readonly LogRecord[]): string {
   const steps = records.filter((r) => r.type === 'step');
   const body = {
     format: 'weblora-train-log',
@@ -95,7 +99,5 @@ export function writeTrainLog(outDir: string, header: LogHeader, status: RunStat
   const head = JSON.stringify({ ...body, records: [] }, null, 2);
   const lines = records.map((r) => `    ${JSON.stringify(r)}`).join(',\n');
   const text = records.length ? head.replace(/"records": \[\]\n}$/, () => `"records": [\n${lines}\n  ]\n}`) : head;
-  const path = join(outDir, TRAIN_LOG);
-  writeFileSync(`${path}.tmp`, text + '\n');
-  renameSync(`${path}.tmp`, path);
+  return text + '\n';
 }

@@ -2,33 +2,58 @@
 // and a clean stop on Ctrl-C. The training itself is the engine's; this file is the plumbing
 // between it and the disk.
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loraParameterCount } from '../../engine/model/memory';
 import { DEFAULT_TRAIN_OPTIONS, type TrainCheckpoint, type Trainer } from '../../engine/train/trainer';
 import type { TrainEvent } from '../../engine/train/events';
 import type { DataReport } from '../../engine/data';
 import { startBackend } from '../shared/backend';
+import { OutputWriteError } from '../shared/atomic-write';
+import { explainOutOfMemory } from '../shared/backend-errors';
 import { checkDataFile, prepareData, printDataReport } from '../shared/data';
-import { EXIT_INTERRUPTED, EXIT_OK } from '../shared/errors';
+import { EXIT_OK, exitCodeOf } from '../shared/errors';
 import { count } from '../shared/format';
-import type { CliIO } from '../shared/io';
+import type { CliIO, StopSignal } from '../shared/io';
 import { openModel, writeAdapterDir } from '../shared/model';
+import { lockOutDir } from '../shared/out-lock';
+import { printable } from '../shared/printable';
 import { setUpAdapter } from './adapter';
 import type { TrainArgs } from './args';
-import { checkpointDir, readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint';
+import { checkpointDir, keptSteps, readCheckpoint, removeCheckpoint, writeCheckpoint } from './checkpoint';
 import { resumeDifferences, runIdentity } from './identity';
-import { evalLine, evalRecord, progressLine, stepRecord, TRAIN_LOG, writeTrainLog, type LogHeader, type LogRecord } from './log';
+import { evalLine, evalRecord, progressLine, stepRecord, TRAIN_LOG, trainLogText, writeTrainLog, type LogHeader, type LogRecord } from './log';
 
 export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
+  await checkDataFile(a.data.path); // before the checkpoint checks, which would blame the wrong thing
+  // Before any work: a folder that cannot be written, or that another run is writing, would
+  // otherwise be found out only when the finished adapter is saved.
+  const lock = lockOutDir(a.out, { command: 'weblora train', resume: a.resume });
+  if (lock.note) io.stderr(`${lock.note}\n`);
+  try {
+    return await train(a, io);
+  } catch (e) {
+    if (e instanceof OutputWriteError) throw new Error(`${e.message}. ${nothingLost(a.out)}`);
+    throw explainOutOfMemory(e, { what: a.lora.r === undefined ? 'this adapter' : `LoRA rank ${a.lora.r}` });
+  } finally {
+    lock.release();
+  }
+}
+
+/** After a failed write: what is still there, and how to go on. */
+function nothingLost(out: string): string {
+  const kept = keptSteps(out);
+  const resume = kept.length ? ` The checkpoint of step ${kept.at(-1)} is intact: run the same command with --resume to continue from it.` : '';
+  return `Nothing partial was left: the files already in ${out} (a previous adapter, log or checkpoint) are unchanged.${resume}`;
+}
+
+async function train(a: TrainArgs, io: CliIO): Promise<number> {
   const backend = await startBackend(a.backend, io, a.kernels);
   const session = await openModel(a.model);
   let trainer: Trainer | undefined;
   try {
     const d = a.data;
-    await checkDataFile(d.path); // before the checkpoint checks, which would blame the wrong thing
     // Read (or refuse) before minutes of tokenizing.
-    const saved = a.resume ? await readCheckpoint(a.out) : null;
+    const saved = a.resume ? await readCheckpoint(a.out, a.resumeFrom) : null;
     if (!a.resume && existsSync(join(checkpointDir(a.out), 'checkpoint.json'))) {
       throw new Error(
         `${checkpointDir(a.out)} holds the checkpoint of an unfinished run: add --resume to continue it, or delete that folder to start over`,
@@ -43,7 +68,6 @@ export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
       throw new Error(`${d.path}: no usable training examples (see the report above)`);
     }
     printDataReport(prepared.report, io, join(a.out, TRAIN_LOG));
-    await mkdir(a.out, { recursive: true });
 
     trainer = session.trainer(prepared.train, prepared.val, { ...DEFAULT_TRAIN_OPTIONS, ...a.loop, maxLength: d.maxLength });
     const t = trainer;
@@ -78,12 +102,12 @@ export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
       t.restore(saved.train);
       records = saved.log.filter((r) => r.step <= saved.train.step);
       elapsedMs = saved.elapsedMs;
-      io.stderr(`resuming at step ${t.step} of ${t.totalSteps} from ${checkpointDir(a.out)}\n`);
+      io.stderr(`resuming at step ${t.step} of ${t.totalSteps} from ${checkpointDir(a.out)} (checksums verified)\n`);
     }
 
     const elapsedBefore = elapsedMs;
     const save = (cp: TrainCheckpoint, status: 'running' | 'interrupted') => {
-      writeCheckpoint(a.out, { train: cp, run, log: records, elapsedMs });
+      writeCheckpoint(a.out, { train: cp, run, log: records, elapsedMs }, a.keepCheckpoints);
       writeTrainLog(a.out, header, status, records);
     };
     const onEvent = (e: TrainEvent) => {
@@ -99,13 +123,16 @@ export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
       } else if (e.type === 'checkpoint') {
         save(e.checkpoint, 'running');
       } else if (e.type === 'warning') {
-        io.stderr(`warning: ${e.message}\n`);
+        io.stderr(`warning: ${printable(e.message)}\n`);
       }
     };
     // Taken right before run(), in the same synchronous stretch: an earlier Ctrl-C simply quits
     // (nothing trained yet), and none can slip in between.
-    const release = io.interrupts.take(() => {
-      io.stderr(`\ninterrupted: stopping after step ${t.step + 1} to write a checkpoint (Ctrl-C again to quit at once)\n`);
+    let stoppedBy: StopSignal = 'SIGINT';
+    const release = io.interrupts.take((signal) => {
+      stoppedBy = signal;
+      const how = signal === 'SIGINT' ? 'interrupted' : 'terminated (SIGTERM)';
+      io.stderr(`\n${how}: stopping after step ${t.step + 1} to write a checkpoint (Ctrl-C again to quit at once)\n`);
       t.cancel();
     });
     try {
@@ -114,16 +141,18 @@ export async function runTrain(a: TrainArgs, io: CliIO): Promise<number> {
       release();
     }
 
-    await writeAdapterDir(a.out, await session.exportAdapter());
+    const adapter = await session.exportAdapter();
     if (t.step < t.totalSteps) {
+      // The checkpoint first: it is what --resume needs; the adapter so far is a convenience.
       save(await t.checkpoint(), 'interrupted');
+      writeAdapterDir(a.out, adapter);
       io.stderr(
         `stopped at step ${t.step} of ${t.totalSteps}: checkpoint in ${checkpointDir(a.out)}, adapter so far in ${a.out}. ` +
           'Run the same command with --resume to continue.\n',
       );
-      return EXIT_INTERRUPTED;
+      return exitCodeOf(stoppedBy);
     }
-    writeTrainLog(a.out, header, 'done', records);
+    writeAdapterDir(a.out, adapter, [{ path: join(a.out, TRAIN_LOG), data: trainLogText(header, 'done', records) }]);
     // The run is complete: its results are the adapter and the log, and a stale checkpoint
     // would only block the next run in this folder.
     removeCheckpoint(a.out);

@@ -6,6 +6,7 @@ import type { SourcedSample } from './load';
 import { renderSample, type PromptTemplate } from './template';
 import { CHARS_PER_TOKEN_CAP, eosTextOf, tokenizeRendered, type TrainOn } from './tokenize';
 import type { DataIssue, TokenizedExample } from './types';
+import { nextTurn } from '../next-turn';
 
 export interface ExampleOptions {
   template: PromptTemplate;
@@ -31,6 +32,37 @@ export interface BuiltExamples {
 }
 
 export function buildExamples(samples: readonly SourcedSample[], tok: TextTokenizer, opts: ExampleOptions): BuiltExamples {
+  const steps = buildSteps(samples, tok, opts);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Samples tokenized between two turns of the event loop in buildExamplesAsync. */
+const SAMPLES_PER_TURN = 64;
+
+/**
+ * buildExamples, letting the event loop run every few dozen samples: tokenizing a large dataset
+ * takes seconds to minutes, during which Ctrl-C, a cancel message or the UI must still land.
+ * Aborting `signal` stops it there (the promise rejects with an AbortError).
+ */
+export async function buildExamplesAsync(
+  samples: readonly SourcedSample[],
+  tok: TextTokenizer,
+  opts: ExampleOptions & { signal?: AbortSignal },
+): Promise<BuiltExamples> {
+  const steps = buildSteps(samples, tok, opts);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    await nextTurn();
+    opts.signal?.throwIfAborted();
+  }
+}
+
+/** The work of buildExamples; yields every SAMPLES_PER_TURN samples. */
+function* buildSteps(samples: readonly SourcedSample[], tok: TextTokenizer, opts: ExampleOptions): Generator<void, BuiltExamples> {
   if (!(opts.maxLength >= 2)) throw new Error(`maxLength must be >= 2, got ${opts.maxLength}`);
   const out: BuiltExamples = { examples: [], lengths: [], truncated: [], dropped: [], warnings: [] };
   const textTemplate = opts.template !== 'chat-template';
@@ -40,6 +72,7 @@ export function buildExamples(samples: readonly SourcedSample[], tok: TextTokeni
   for (let i = 0; i < samples.length; i++) {
     const { file, line, sample } = samples[i]!;
     if (i % 256 === 0) opts.onProgress?.(i, samples.length);
+    if (i > 0 && i % SAMPLES_PER_TURN === 0) yield;
     const multiTurn = sample.kind === 'conversation' && sample.conversation.turns.filter((t) => t.role === 'assistant').length > 1;
     if (multiTurn && textTemplate && (opts.appendEos ?? true) && eosText === null && !warnedEos) {
       warnedEos = true;

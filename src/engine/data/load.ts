@@ -61,6 +61,10 @@ export class DatasetFormatError extends Error {
   constructor(
     readonly file: string,
     readonly keys: string[],
+    /** The first records, each with its line and keys, to show what the file holds. */
+    readonly records: ReadonlyArray<{ line: number; keys: string[] }> = [],
+    /** How many records there are in all. */
+    readonly total = records.length,
   ) {
     const [prompt = 'KEY', response = 'KEY'] = keys;
     super(
@@ -82,10 +86,11 @@ export async function loadDataset(files: DataFile | readonly DataFile[], opts: L
     const detection = detectFormat(read.records.map((r) => r.value));
     if (detection.keys.length === 0) throw noFieldsError(f.name, read.records.length);
     const format = opts.format ?? (opts.columns ? 'columns' : detection.format);
-    if (!format) throw new DatasetFormatError(f.name, detection.keys);
+    const formatError = () => new DatasetFormatError(f.name, detection.keys, read.records.slice(0, 3).map((r) => ({ line: r.line, keys: Object.keys(r.value) })), read.records.length);
+    if (!format) throw formatError();
     const columns = opts.columns ?? (format === 'columns' ? detection.columns : undefined);
     // Format 'columns' chosen before its columns are: ask for them over the keys.
-    if (format === 'columns' && !columns) throw new DatasetFormatError(f.name, detection.keys);
+    if (format === 'columns' && !columns) throw formatError();
     let good = 0;
     let samples = 0;
     for (const rec of read.records) {

@@ -44,7 +44,7 @@ export async function prepareDataset(
 }
 
 /** prepareDataset for samples already read (a job export needs the samples and the split both). */
-export function prepareLoaded(loaded: LoadedDataset, tok: TextTokenizer, opts: PrepareOptions): PreparedDataset {
+export async function prepareLoaded(loaded: LoadedDataset, tok: TextTokenizer, opts: PrepareOptions): Promise<PreparedDataset> {
   const template = resolveTemplate(opts.template ?? 'auto', tok);
   const built = await buildExamplesAsync(loaded.samples, tok, {
     template,

@@ -5,11 +5,14 @@ import type { Decoder } from '../model/decoder';
 import type { LoraAdapter } from '../lora/lora';
 import { makeBatches, type BatchExample } from '../data/batches';
 import { summedCrossEntropy } from './loss';
+import { nextTurn } from '../next-turn';
 
 export interface EvalOptions {
   batchSize: number;
   maxLength: number;
   padId: number;
+  /** Aborting it stops the evaluation at the next batch (the promise rejects with an AbortError). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -24,7 +27,13 @@ export async function evaluate(
   examples: readonly BatchExample[],
   o: EvalOptions,
 ): Promise<number> {
-  return (await evaluateUntil(model, adapter, examples, o, async () => true))!;
+  // A turn of the event loop per batch: on cpu and wasm nothing else would yield, and Ctrl-C or
+  // a worker's cancel message could only land after the whole evaluation.
+  return (await evaluateUntil(model, adapter, examples, o, async () => {
+    await nextTurn();
+    o.signal?.throwIfAborted();
+    return true;
+  }))!;
 }
 
 /** `evaluate`, stopping early (null) when `boundary` says so. */
