@@ -107,7 +107,7 @@ describe('a run as a GPU job, and back', () => {
     expect(JSON.parse(new TextDecoder().decode(zip['job.json'])).training).toMatchObject({ maxSteps: 3, maxLength: MAX_LEN });
   }, 600_000);
 
-  test("an adapter with its run's train_log.json (as the job's train.py writes it) is listed in Runs with its loss curve", async () => {
+  test("an adapter with its run's train_log.json (as the job's train.py writes it) is listed in Runs with its loss curve; Compare runs it beside the base", async () => {
     const out = (seen.trained = join(scratch, 'trained'));
     await cli(['train', '--model', STORIES_DIR, '--data', TRAIN_JSONL, '--out', out, '--max-len', String(MAX_LEN), '--val-fraction', '0.05', '--max-steps', '4', '--batch', '4', '--rank', '4', '--alpha', '8', '--lr', '3e-3', '--eval-every', '2', '--backend', 'cpu']);
     // Rewritten by train.py's own writer: the log a GPU job leaves is the one imported here.
@@ -140,6 +140,15 @@ describe('a run as a GPU job, and back', () => {
     expect(table.map((p) => p.step)).toEqual([1, 2, 3, 4]);
     table.forEach((p, i) => expect(p.loss).toBeCloseTo(losses[i], 6));
     await screenshot(page, 'imported-gpu-run');
+
+    // Compare runs the imported adapter beside the base model.
+    await tab('Compare');
+    const select = page.getByLabel('Validation example', { exact: true });
+    await select.selectOption((await select.locator('option').nth(1).getAttribute('value'))!);
+    await fill('Max new tokens', 6);
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await expect.poll(() => page.locator('section[aria-label$="output"] .chip.done').count(), { timeout: 120_000 }).toBe(2);
+    expect(((await page.locator('pre[data-output="tuned"]').textContent()) ?? '').length).toBeGreaterThan(0);
   }, 600_000);
 
   test("training continues from the imported adapter: the loss at step 1 is that adapter's loss on step 1's batch", async () => {
