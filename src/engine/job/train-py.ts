@@ -457,7 +457,7 @@ def train(args, job, records):
     world, rank = acc.num_processes, acc.process_index
 
     torch.manual_seed(o["seed"])
-    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[args.dtype]
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[args.dtype]
     model = AutoModelForCausalLM.from_pretrained(model_id, torch_dtype=dtype, attn_implementation=args.attn)
     lora = job["lora"]
     model = get_peft_model(
@@ -562,7 +562,9 @@ def train(args, job, records):
                 loss = summed_loss(b) / max(1, trained)
                 acc.backward(loss * (weight * world))
             step_loss += loss.detach().double() * weight
-        norm = acc.clip_grad_norm_(params, o["maxGradNorm"] if o["maxGradNorm"] > 0 else float("inf"))
+        # All of the model's parameters (the frozen ones have no gradient): under FSDP accelerate
+        # then clips with the sharded model's own global norm, not one shard's.
+        norm = acc.clip_grad_norm_(model.parameters(), o["maxGradNorm"] if o["maxGradNorm"] > 0 else float("inf"))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
@@ -604,7 +606,7 @@ def main(argv=None):
     p.add_argument("--data", default=None, help="the dataset (default: the job's data/dataset.jsonl)")
     p.add_argument("--model", default=None, help="a Hugging Face model id or folder: the job's model where it is not the hub id job.json names (a folder), or a bigger model of the same family (same template; tokens are made by its tokenizer)")
     p.add_argument("--out", default=os.path.join(HERE, "output"), help="where the adapter and train_log.json go (default: output/)")
-    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="weights' dtype (WebLoRA trains in float32; bfloat16 for big models)")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"], help="the base model's weights (WebLoRA trains in float32; bfloat16 for big models: the LoRA weights stay float32)")
     p.add_argument("--attn", default="sdpa", choices=["sdpa", "eager", "flash_attention_2"], help="attention implementation (flash_attention_2 treats packed rows differently from WebLoRA)")
     p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint (written every training.checkpoint_every steps)")
     p.add_argument("--dump-batches", metavar="FILE", default=None, help="write the tokenised examples, loss masks and first epoch's batches as JSON, then stop (no torch needed)")
