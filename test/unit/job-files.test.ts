@@ -151,6 +151,17 @@ describe('an exported job', () => {
     expect(stdout).toMatch(/^\s+export-job\s+write the run as a Hugging Face job/m);
   });
 
+  it('export-job on records of no known format names the lines and suggests --columns, writing nothing', async () => {
+    const odd = join(tmp, 'odd.jsonl');
+    await writeFile(odd, '{"q": "a", "a": "b"}\n{"q": "c", "a": "d"}\n');
+    let stderr = '';
+    const io: CliIO = { stdout: () => {}, stderr: (t) => void (stderr += t), env: {}, interrupts: new Interrupts() };
+    const out = join(tmp, 'odd-job');
+    expect(await main(['export-job', '--model', STORIES_DIR, '--data', odd, '--out', out], io)).toBe(1);
+    expect(stderr).toMatch(/odd\.jsonl:1: keys "q", "a".*--columns prompt=q,response=a/);
+    expect(await readdir(out).catch(() => null)).toBeNull();
+  });
+
   it('export-job refuses flags that do not define the run', async () => {
     let stderr = '';
     const io: CliIO = { stdout: () => {}, stderr: (t) => void (stderr += t), env: {}, interrupts: new Interrupts() };

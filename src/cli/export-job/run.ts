@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { exportJob } from '../../engine/job/export';
 import { DEFAULT_TRAIN_OPTIONS } from '../../engine/train/trainer';
-import { checkDataFile } from '../shared/data';
+import { checkDataFile, prepareOptionsOf, withFlagAdvice } from '../shared/data';
 import { EXIT_OK } from '../shared/errors';
 import type { CliIO } from '../shared/io';
 import { openModel } from '../shared/model';
@@ -18,20 +18,15 @@ export async function runExportJob(a: TrainArgs, io: CliIO): Promise<number> {
   const session = await openModel(a.model);
   try {
     // The file's name, not its path here: the job runs elsewhere, and the app names it the same.
+    const data = { ...prepareOptionsOf(d, { seed: a.loop.seed, ...(a.valFraction === undefined ? {} : { valFraction: a.valFraction }) }), seed: a.loop.seed };
     const files = await exportJob(session, { name: basename(d.path), source: createReadStream(d.path) }, {
-      data: {
-        maxLength: d.maxLength,
-        template: d.template,
-        trainOn: d.trainOn,
-        seed: a.loop.seed,
-        ...(d.format ? { format: d.format } : {}),
-        ...(d.columns ? { columns: d.columns } : {}),
-        ...(a.valFraction === undefined ? {} : { valFraction: a.valFraction }),
-      },
+      data,
       lora,
       training: { ...DEFAULT_TRAIN_OPTIONS, ...a.loop },
       // As `weblora train`: a new run measures the base model's validation loss first.
       evalBase: true,
+    }).catch((e: unknown) => {
+      throw withFlagAdvice(e);
     });
     for (const f of files) {
       const path = join(a.out, f.name);

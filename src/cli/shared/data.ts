@@ -10,6 +10,7 @@ import {
   type DataFile,
   type DataReport,
   type DatasetFormat,
+  type PrepareOptions,
   type PreparedDataset,
   type PromptTemplate,
   type TrainOn,
@@ -108,30 +109,42 @@ export async function checkDataFile(path: string): Promise<void> {
 
 const KNOWN_FIELDS = 'instruction+output, messages, conversations, prompt+completion, text, or a pair such as question+answer';
 
+/** The engine's options for reading and tokenizing the --data file as the flags say. */
+export function prepareOptionsOf(d: DataArgs, extra: { seed?: number; valFraction?: number } = {}): PrepareOptions {
+  return {
+    maxLength: d.maxLength,
+    template: d.template,
+    trainOn: d.trainOn,
+    ...(d.format ? { format: d.format } : {}),
+    ...(d.columns ? { columns: d.columns } : {}),
+    ...(extra.seed === undefined ? {} : { seed: extra.seed }),
+    ...(extra.valFraction === undefined ? {} : { valFraction: extra.valFraction }),
+  };
+}
+
 /** Reads, checks and tokenizes the --data file as the flags say. */
 export async function prepareData(session: Session, d: DataArgs, extra: { seed?: number; valFraction?: number; io?: CliIO } = {}): Promise<PreparedDataset> {
   try {
     return await session.prepareData(await openDataFile(d.path), {
       ...(extra.io ? { onProgress: tokenizingProgress(extra.io) } : {}),
-      maxLength: d.maxLength,
-      template: d.template,
-      trainOn: d.trainOn,
-      ...(d.format ? { format: d.format } : {}),
-      ...(d.columns ? { columns: d.columns } : {}),
-      ...(extra.seed === undefined ? {} : { seed: extra.seed }),
-      ...(extra.valFraction === undefined ? {} : { valFraction: extra.valFraction }),
+      ...prepareOptionsOf(d, extra),
     });
   } catch (e) {
-    if (!(e instanceof DatasetFormatError)) throw e;
-    // The engine's message suggests a mapping object; on the command line that is --columns.
-    const [prompt = 'COLUMN', response = 'COLUMN'] = e.keys.map(printable);
-    const lines = e.records.map((r) => `${e.file}:${r.line}: keys ${r.keys.length ? r.keys.map((k) => `"${printable(k)}"`).join(', ') : '(none)'}`);
-    const more = e.total > e.records.length ? ` (and ${e.total - e.records.length} more)` : '';
-    throw new Error(
-      `${e.file}: no record is usable: none has the fields of a known format (${KNOWN_FIELDS}): ${lines.join('; ')}${more}. ` +
-        `Fix those lines, or name the columns, e.g. --columns prompt=${prompt},response=${response}`,
-    );
+    throw withFlagAdvice(e);
   }
+}
+
+/** A dataset whose format was not found, told in terms of the command line (--columns). */
+export function withFlagAdvice(e: unknown): unknown {
+  if (!(e instanceof DatasetFormatError)) return e;
+  // The engine's message suggests a mapping object; on the command line that is --columns.
+  const [prompt = 'COLUMN', response = 'COLUMN'] = e.keys.map(printable);
+  const lines = e.records.map((r) => `${e.file}:${r.line}: keys ${r.keys.length ? r.keys.map((k) => `"${printable(k)}"`).join(', ') : '(none)'}`);
+  const more = e.total > e.records.length ? ` (and ${e.total - e.records.length} more)` : '';
+  return new Error(
+    `${e.file}: no record is usable: none has the fields of a known format (${KNOWN_FIELDS}): ${lines.join('; ')}${more}. ` +
+      `Fix those lines, or name the columns, e.g. --columns prompt=${prompt},response=${response}`,
+  );
 }
 
 /**
