@@ -1,9 +1,10 @@
 // `weblora export-job`: the engine's job files (src/engine/job), written to --out.
 import { createReadStream } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { exportJob } from '../../engine/job/export';
 import { DEFAULT_TRAIN_OPTIONS } from '../../engine/train/trainer';
+import { writeFilesAtomic } from '../shared/atomic-write';
 import { checkDataFile, prepareOptionsOf, withFlagAdvice } from '../shared/data';
 import { EXIT_OK } from '../shared/errors';
 import type { CliIO } from '../shared/io';
@@ -28,11 +29,9 @@ export async function runExportJob(a: TrainArgs, io: CliIO): Promise<number> {
     }).catch((e: unknown) => {
       throw withFlagAdvice(e);
     });
-    for (const f of files) {
-      const path = join(a.out, f.name);
-      await mkdir(dirname(path), { recursive: true });
-      await writeFile(path, f.text);
-    }
+    for (const dir of new Set(files.map((f) => dirname(join(a.out, f.name))))) await mkdir(dir, { recursive: true });
+    // All staged, then renamed: a failed write (a full disk) leaves no half-written job.
+    writeFilesAtomic(files.map((f) => ({ path: join(a.out, f.name), data: f.text })));
     io.stderr(`wrote the job (${files.map((f) => f.name).join(', ')}) to ${a.out}\n`);
     io.stdout(`accelerate launch --config_file ${join(a.out, 'accelerate/single_gpu.yaml')} ${join(a.out, 'train.py')}\n`);
     return EXIT_OK;
