@@ -98,7 +98,13 @@ describe('a run as a GPU job, and back', () => {
 
     await tab('Export');
     const button = page.getByRole('button', { name: 'Run on a GPU server' });
+    // Nothing leaves the page while the job is made: no request at all, the app's own server included.
+    const requests: string[] = [];
+    const onRequest = (r: { url(): string }) => void (/^(blob|data):/.test(r.url()) || requests.push(r.url()));
+    page.on('request', onRequest);
     const [d] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), button.click()]);
+    page.off('request', onRequest);
+    expect(requests).toEqual([]);
     expect(d.suggestedFilename()).toMatch(/^stories260K-train-gpu-job\.zip$/);
     const zip = unzipSync(new Uint8Array(await readFile((await d.path())!)));
     const cliFiles = (await readdir(seen.cliJob, { recursive: true, withFileTypes: true })).filter((e) => e.isFile()).map((e) => relative(seen.cliJob!, join(e.parentPath, e.name)));
