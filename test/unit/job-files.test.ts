@@ -128,6 +128,32 @@ describe('an exported job', () => {
     expect(help.stdout).toContain('--dump-batches');
   });
 
+  it.skipIf(python3() === null)("train.py shares a step's micro-batches out over any number of processes: each once, the same number of passes everywhere", async () => {
+    const dir = join(tmp, 'shares');
+    await writeJob(dir, files);
+    const code = [
+      'import json, sys',
+      `sys.path.insert(0, ${JSON.stringify(dir)})`,
+      'import train',
+      'print(json.dumps({f"{n},{w}": [[[i, wt, last] for i, wt, last in train.shares(list(range(n)), w, r)] for r in range(w)] for n in range(1, 10) for w in range(1, 9)}))',
+    ].join('\n');
+    const r = spawnSync('python3', ['-c', code], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    const all: Record<string, Array<Array<[number, number, boolean]>>> = JSON.parse(r.stdout);
+    for (const [key, ranks] of Object.entries(all)) {
+      const [n, world] = key.split(',').map(Number) as [number, number];
+      expect(ranks).toHaveLength(world);
+      const slots = Math.ceil(n / world);
+      const weightOf = new Array<number>(n).fill(0);
+      for (const passes of ranks) {
+        expect(passes.map(([, , last]) => last)).toEqual(Array.from({ length: slots }, (_, s) => s === slots - 1));
+        for (const [i, w] of passes) weightOf[i]! += w;
+      }
+      // DDP/FSDP average over processes and each pass is scaled by "world": every micro-batch counts once.
+      expect(weightOf, key).toEqual(new Array(n).fill(1));
+    }
+  });
+
   it('weblora export-job writes the same bytes from the same flags', async () => {
     const out = join(tmp, 'cli-job');
     let stderr = '';

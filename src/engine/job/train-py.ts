@@ -305,6 +305,16 @@ def evals_between(start, end, total, every):
     return periodic + last
 
 
+def shares(items, world, rank):
+    """Process "rank"'s share of a step's micro-batches (or an evaluation's batches), as (item,
+    weight, last): every process runs as many passes as the others, which DDP's gradient sync and
+    FSDP's gathers need; a slot past the end repeats the first item with weight 0."""
+    slots = -(-len(items) // world)
+    for s in range(slots):
+        k = s * world + rank
+        yield (items[k], 1.0, s == slots - 1) if k < len(items) else (items[0], 0.0, s == slots - 1)
+
+
 def lora_a_values(shapes, seed):
     """WebLoRA's A initialisation (PEFT's bound 1/sqrt(in)) from its seed, module by module in WebLoRA's order."""
     random = mulberry32((seed ^ 0x5EED) & 0xFFFFFFFF)
@@ -489,22 +499,13 @@ def train(args, job, records):
         logits = model(input_ids=ids, attention_mask=mask, **({"position_ids": positions} if positions is not None else {})).logits
         return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-1, reduction="sum")
 
-    def shares(batches):
-        """This process's batches and their weights: every process runs as many forward (and
-        backward) passes as the others, which FSDP needs; a slot past the end repeats the first
-        batch with weight 0."""
-        slots = -(-len(batches) // world)
-        for s in range(slots):
-            k = s * world + rank
-            yield (batches[k], 1.0, s == slots - 1) if k < len(batches) else (batches[0], 0.0, s == slots - 1)
-
     def evaluate():
         model.eval()
         total_loss = torch.zeros((), device=device, dtype=torch.float64)
         batches = make_batches(val_set, o["batchSize"], o["maxLength"], pad_id, shuffle=False)
         count = sum(b["trained_tokens"] for b in batches)
         with torch.no_grad():
-            for b, weight, _ in shares(batches):
+            for b, weight, _ in shares(batches, world, rank):
                 total_loss += summed_loss(b).double() * weight
         model.train()
         return (acc.reduce(total_loss, "sum").item() / count) if count else float("nan")
@@ -557,7 +558,7 @@ def train(args, job, records):
         # The step's micro-batches are shared out over the processes; DDP and FSDP average
         # gradients over processes, hence the factor "world" on Σ token losses / Σ trained tokens.
         step_loss = torch.zeros((), device=device, dtype=torch.float64)
-        for b, weight, last in shares(micro):
+        for b, weight, last in shares(micro, world, rank):
             with acc.no_sync(model) if not last else contextlib.nullcontext():
                 loss = summed_loss(b) / max(1, trained)
                 acc.backward(loss * (weight * world))
