@@ -7,6 +7,19 @@ import { TRAIN, type TrainArgs } from '../train/args';
 const NOT_FOR_A_JOB = ['backend', 'kernels', 'resume', 'resume-from', 'keep-checkpoints', 'init-adapter'];
 
 const options: OptionSpec = Object.fromEntries(Object.entries(TRAIN.options).filter(([name]) => !NOT_FOR_A_JOB.includes(name)));
+const RUN_FLAGS = Object.keys(options).filter((name) => name !== 'model' && name !== 'out').map((name) => `--${name}`);
+
+function wrap(text: string, indent: number, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && indent + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line].map((l) => ' '.repeat(indent) + l).join('\n');
+}
 
 const EXPORT_JOB: CommandDefinition<TrainArgs> = {
   name: 'export-job',
@@ -28,10 +41,8 @@ ${helpSection(null, [
 ])}
 
   Every data, LoRA and training flag of 'weblora train' applies (see weblora train --help):
-  --data, --format, --columns, --template, --train-on, --max-len, --val-fraction, --rank,
-  --alpha, --targets, --dropout, --rslora, --lr, --epochs, --max-steps, --batch, --grad-accum,
-  --seed, --no-shuffle, --packing, --warmup, --schedule, --weight-decay, --max-grad-norm,
-  --eval-every, --checkpoint-every. Not --init-adapter: a job starts a new adapter.`,
+${wrap(RUN_FLAGS.join(', '), 2, 92)}.
+  Not --init-adapter: a job starts a new adapter.`,
   options,
   parse: (f) => TRAIN.parse(f),
   load: async () => (await import('./run')).runExportJob,
