@@ -80,6 +80,7 @@ python train.py --dump-batches batches.json   # tokens, loss masks, first epoch'
 With \`--dtype float32\` (the default), no LoRA dropout and the job's model, the per-step losses
 match WebLoRA's to about 1e-3. LoRA dropout draws other masks than WebLoRA's (the rate is the
 same). \`--resume\` continues from \`output/checkpoint\`, written every \`training.checkpointEvery\`
-steps of job.json (0: never).
+steps of job.json (0: never) with accelerate's save_state: the model, optimizer and random
+states (base weights included, so mind the disk for big models), the step and the log so far.
 `;
 }
