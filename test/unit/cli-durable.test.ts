@@ -3,7 +3,8 @@
 // here through atomic-write's test hook, since tests may run as root where permissions do not
 // block writes) leaves the previous adapter byte for byte and no partial or temporary file; the
 // last K checkpoints are kept, each with checksums that --resume verifies.
-import { existsSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,6 +119,51 @@ describe('a failed write keeps the previous adapter', () => {
     const resumed = await cli([...TRAIN, '--max-steps', '4', '--checkpoint-every', '1', '--out', out, '--resume']);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toContain('resuming at step 2 of 4');
+  }, SLOW);
+});
+
+// Where this process may mount a small tmpfs (root with CAP_SYS_ADMIN): the same on a real full
+// and a real read-only disk, not an injected failure.
+function mountTmpfs(dir: string, kib: number): boolean {
+  return spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${kib}k`, 'tmpfs', dir]).status === 0;
+}
+const canMount = (() => {
+  if (process.platform !== 'linux') return false;
+  const probe = mkdtempSync(join(tmpdir(), 'weblora-mount-'));
+  const ok = mountTmpfs(probe, 64);
+  if (ok) spawnSync('umount', [probe]);
+  rmSync(probe, { recursive: true, force: true });
+  return ok;
+})();
+
+describe.runIf(canMount)('on a real small disk (tmpfs)', () => {
+  it('full: the previous adapter stays byte for byte; read-only: refused before any work', async () => {
+    const disk = join(tmp, 'tmpfs');
+    await mkdir(disk);
+    expect(mountTmpfs(disk, 256)).toBe(true);
+    try {
+      const out = join(disk, 'run');
+      const first = await cli([...TRAIN, '--max-steps', '2', '--max-len', '128', '--out', out]);
+      expect(first.code, first.stderr).toBe(0);
+      const before = await snapshot(out);
+      // Leave 24 KiB: less than the 38 KB adapter.
+      const free = Number(/\d+\s*$/.exec(spawnSync('df', ['-k', '--output=avail', disk]).stdout.toString().trim())![0]);
+      await writeFile(join(disk, 'filler'), new Uint8Array((free - 24) * 1024));
+      const full = await cli([...TRAIN, '--max-steps', '2', '--max-len', '128', '--seed', '5', '--out', out]);
+      expect(full.code).toBe(1);
+      expect(full.stderr).toContain(`could not write ${join(out, 'adapter_model.safetensors')}: the disk is full (ENOSPC)`);
+      const after = await snapshot(out);
+      expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+      for (const [f, bytes] of Object.entries(before)) expect(after[f]!.equals(bytes), f).toBe(true);
+
+      expect(spawnSync('mount', ['-o', 'remount,ro', disk]).status).toBe(0);
+      const ro = await cli([...TRAIN, '--max-steps', '2', '--out', join(disk, 'new', 'run')]);
+      expect(ro.code).toBe(1);
+      expect(ro.stderr).not.toMatch(/backend:/);
+      expect(ro.stderr).toContain('it is on a read-only file system (EROFS); choose a folder on a writable disk');
+    } finally {
+      spawnSync('umount', [disk]);
+    }
   }, SLOW);
 });
 

@@ -2,9 +2,9 @@
 // runs cannot write the same adapter and checkpoint at once. The lock is a file naming its owner
 // (pid, host, start time), created atomically (link() fails when it exists); a lock whose process
 // is gone (a crash, kill -9, a power cut) is taken over with a note.
-import { linkSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { removeQuietly, writeTemp } from './atomic-write';
 import { describeFsError, errnoCode } from './fs-errors';
 
@@ -34,8 +34,25 @@ export function prepareOutDir(out: string): void {
     try {
       mkdirSync(out, { recursive: true });
     } catch (e) {
-      throw new Error(`--out: ${describeFsError('create the folder', out, e)}`);
+      throw new Error(`--out: ${describeFsError('create the folder', out, realCause(out, e))}`);
     }
+  }
+}
+
+/**
+ * Node's recursive mkdir reports ENOENT for a folder it cannot create on a read-only disk; making
+ * the first missing folder alone gives the real reason (EROFS, EACCES, ENOTDIR).
+ */
+function realCause(out: string, e: unknown): unknown {
+  if (errnoCode(e) !== 'ENOENT') return e;
+  let missing = resolve(out);
+  while (!statOrNull(dirname(missing)) && dirname(missing) !== missing) missing = dirname(missing);
+  try {
+    mkdirSync(missing);
+    rmdirSync(missing);
+    return e;
+  } catch (inner) {
+    return inner;
   }
 }
 
