@@ -188,6 +188,25 @@ describe('an exported job', () => {
     expect(await readdir(out).catch(() => null)).toBeNull();
   });
 
+  it.skipIf(python3() === null)("weblora eval --adapter takes a GPU job's output folder and says what its train_log.json logged", async () => {
+    const dir = join(tmp, 'gpu-output');
+    await writeJob(dir, files);
+    session.newAdapter({ r: 4, alpha: 12, dropout: 0, useRslora: true, targetModules: ['q_proj', 'k_proj'] }, 3);
+    const peft = await session.exportAdapter();
+    await writeFile(join(dir, 'adapter_config.json'), peft.config);
+    await writeFile(join(dir, 'adapter_model.safetensors'), peft.weights);
+    const header = { model: 'stories260K', data: 'fixed.jsonl', backend: 'torch-cuda x2', kernels: 'transformers', template: 'alpaca', lora: {}, options: {}, total_steps: 2, data_report: {} };
+    const records = [{ type: 'step', step: 1, loss: 2.5 }, { type: 'step', step: 2, loss: 2.25 }, { type: 'eval', step: 2, val_loss: 2.125, val_perplexity: 8.4 }];
+    const py = spawnSync('python3', ['-c', `import json, sys; sys.path.insert(0, ${JSON.stringify(dir)}); import train; train.write_log(${JSON.stringify(dir)}, json.loads(sys.argv[1]), "done", json.loads(sys.argv[2]))`, JSON.stringify(header), JSON.stringify(records)], { encoding: 'utf8' });
+    expect(py.stderr).toBe('');
+    let stdout = '';
+    let stderr = '';
+    const io: CliIO = { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), env: {}, interrupts: new Interrupts() };
+    expect(await main(['eval', '--model', STORIES_DIR, '--adapter', dir, '--data', join(tmp, 'fixed.jsonl'), '--backend', 'cpu'], io)).toBe(0);
+    expect(stderr).toContain(`adapter's run (${join(dir, 'train_log.json')}): stories260K on fixed.jsonl, torch-cuda x2, done; 2 steps, last loss 2.2500, val loss 2.1250 at step 2`);
+    expect(stdout).toMatch(/^base\s+loss [\d.]+.*\ntuned\s+loss [\d.]+/);
+  });
+
   it('export-job refuses flags that do not define the run', async () => {
     let stderr = '';
     const io: CliIO = { stdout: () => {}, stderr: (t) => void (stderr += t), env: {}, interrupts: new Interrupts() };

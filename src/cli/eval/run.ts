@@ -5,6 +5,7 @@ import { EXIT_OK } from '../shared/errors';
 import { perplexity } from '../shared/format';
 import type { CliIO } from '../shared/io';
 import { openModel, readAdapterDir } from '../shared/model';
+import { describeRunLog } from '../shared/run-log';
 import type { EvalArgs } from './args';
 import { beyondContext } from '../../engine/model/context';
 
@@ -21,7 +22,12 @@ export async function runEval(a: EvalArgs, io: CliIO): Promise<number> {
     const examples = prepared.train;
     if (examples.length === 0) throw new Error(`${d.path}: no usable examples to evaluate`);
     // Imported up front so a bad adapter fails before minutes of base evaluation.
-    if (a.adapter) await session.importAdapter(await readAdapterDir(a.adapter));
+    if (a.adapter) {
+      await session.importAdapter(await readAdapterDir(a.adapter));
+      // An adapter trained elsewhere (a GPU job) comes with its run's log: say what it logged.
+      const logged = await describeRunLog(a.adapter);
+      if (logged) io.stderr(`${logged}\n`);
+    }
     const line = (label: string, loss: number) => `${label.padEnd(6)} loss ${loss.toFixed(4)}  perplexity ${perplexity(loss).toFixed(3)}\n`;
     const base = await session.evalLoss(examples, 'base', a.batch, d.maxLength);
     io.stdout(line('base', base));
