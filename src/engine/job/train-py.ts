@@ -475,6 +475,8 @@ def train(args, job, records):
         LoraConfig(
             r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"], use_rslora=lora["useRslora"],
             target_modules=lora["targetModules"], bias="none", task_type="CAUSAL_LM",
+            # PEFT's per-module ranks and layer choice, when the run's adapter has them.
+            **{py: lora[js] for js, py in (("rankPattern", "rank_pattern"), ("alphaPattern", "alpha_pattern"), ("layersToTransform", "layers_to_transform")) if lora.get(js)},
         ),
     )
     adapted = sorted(((n, m) for n, m in model.named_modules() if hasattr(m, "lora_A") and "default" in m.lora_A), key=lambda nm: module_order(nm[0]))
