@@ -39,7 +39,7 @@ describe('eval', () => {
     expect(r.code, r.stderr).toBe(code);
     expect(r.stoppedAfterMs!).toBeLessThan(PROMPT_MS);
     expect(r.stdout).not.toMatch(/loss/); // stopped, not finished
-    expect(r.stderr).toMatch(signal === 'SIGINT' ? /\ninterrupted\n$/ : /\nterminated\n$/);
+    expect(r.stderr).toMatch(signal === 'SIGINT' ? /\ninterrupted: evaluation stopped before the end\n$/ : /\nterminated: evaluation stopped before the end\n$/);
   }, SLOW);
 });
 

@@ -123,10 +123,15 @@ export function prepareOptionsOf(d: DataArgs, extra: { seed?: number; valFractio
 }
 
 /** Reads, checks and tokenizes the --data file as the flags say. */
-export async function prepareData(session: Session, d: DataArgs, extra: { seed?: number; valFraction?: number; io?: CliIO } = {}): Promise<PreparedDataset> {
+export async function prepareData(
+  session: Session,
+  d: DataArgs,
+  extra: { seed?: number; valFraction?: number; io?: CliIO; signal?: AbortSignal } = {},
+): Promise<PreparedDataset> {
   try {
     return await session.prepareData(await openDataFile(d.path), {
       ...(extra.io ? { onProgress: tokenizingProgress(extra.io) } : {}),
+      ...(extra.signal ? { signal: extra.signal } : {}),
       ...prepareOptionsOf(d, extra),
     });
   } catch (e) {
