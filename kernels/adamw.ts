@@ -118,7 +118,8 @@ export interface AdamWHyper {
  * for NaN/inf before letting a step change the adapter.
  */
 export function globalNormSquared(grads: tf.Tensor[]): tf.Tensor1D {
-  return fusedActive() ? sumOfSquares(grads) : stockNormSquared(grads);
+  // tidy: the running totals between dispatches are intermediates.
+  return fusedActive() ? tf.tidy(() => sumOfSquares(grads)) : stockNormSquared(grads);
 }
 
 function stockNormSquared(grads: tf.Tensor[]): tf.Tensor1D {
