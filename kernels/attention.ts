@@ -24,11 +24,19 @@ const CODE: Record<Kind, (sh: AttentionShape) => string> = {
   dkv: attentionGradKVWgsl,
 };
 
+/** The scale of q·kᵀ and the sliding window (Infinity: none), as the kernels' attributes. */
+interface ScoreOptions {
+  scale: number;
+  window?: number;
+}
+
+const scoreOptions = (attrs: tf.NamedAttrMap): ScoreOptions => ({ scale: attrs.scale as number, window: attrs.window as number });
+
 /**
  * q [B, H, T, D], k [B, Hk, S, D]; one lane per query row (a key row for dK/dV), W rows to a
  * workgroup.
  */
-export function attentionProgram(kind: Kind, inputs: Program['inputs'] & { Q: tf.TensorInfo; K: tf.TensorInfo }, outputs: Program['outputs'], scale: number, window = Infinity): Program {
+export function attentionProgram(kind: Kind, inputs: Program['inputs'] & { Q: tf.TensorInfo; K: tf.TensorInfo }, outputs: Program['outputs'], { scale, window = Infinity }: ScoreOptions): Program {
   const [b, heads, seq, d] = inputs.Q.shape;
   const [, kvHeads, keys] = inputs.K.shape;
   const sh = { d, w: attentionLanes(d) };
@@ -47,23 +55,23 @@ export function attentionProgram(kind: Kind, inputs: Program['inputs'] & { Q: tf
 defineKernel(ATTENTION, ({ inputs, backend, attrs }) => {
   const { q, k, v, mask } = inputs;
   const [b, heads, seq, d] = q.shape;
-  return dispatch(backend, attentionProgram('fwd', { Q: q, K: k, V: v, MASK: mask }, { result: [b, seq, heads * d] }, attrs.scale as number, attrs.window as number))[0];
+  return dispatch(backend, attentionProgram('fwd', { Q: q, K: k, V: v, MASK: mask }, { result: [b, seq, heads * d] }, scoreOptions(attrs)))[0];
 });
 
 defineKernel(ATTENTION_STATS, ({ inputs, backend, attrs }) => {
   const { q, k, mask, o, dy } = inputs;
   const [b, heads, seq] = q.shape;
-  return dispatch(backend, attentionProgram('stats', { Q: q, K: k, MASK: mask, O: o, DO: dy }, { result: [b, heads, seq, 2] }, attrs.scale as number, attrs.window as number))[0];
+  return dispatch(backend, attentionProgram('stats', { Q: q, K: k, MASK: mask, O: o, DO: dy }, { result: [b, heads, seq, 2] }, scoreOptions(attrs)))[0];
 });
 
 defineKernel(ATTENTION_GRAD_Q, ({ inputs, backend, attrs }) => {
   const { q, k, v, mask, dy, stats } = inputs;
-  return dispatch(backend, attentionProgram('dq', { Q: q, K: k, V: v, MASK: mask, DO: dy, STATS: stats }, { result: q.shape }, attrs.scale as number, attrs.window as number))[0];
+  return dispatch(backend, attentionProgram('dq', { Q: q, K: k, V: v, MASK: mask, DO: dy, STATS: stats }, { result: q.shape }, scoreOptions(attrs)))[0];
 });
 
 defineKernel(ATTENTION_GRAD_KV, ({ inputs, backend, attrs }) => {
   const { q, k, v, mask, dy, stats } = inputs;
-  return dispatch(backend, attentionProgram('dkv', { Q: q, K: k, V: v, MASK: mask, DO: dy, STATS: stats }, { DK: k.shape, DV: k.shape }, attrs.scale as number, attrs.window as number));
+  return dispatch(backend, attentionProgram('dkv', { Q: q, K: k, V: v, MASK: mask, DO: dy, STATS: stats }, { DK: k.shape, DV: k.shape }, scoreOptions(attrs)));
 });
 
 defineGradient({
@@ -73,7 +81,8 @@ defineGradient({
   gradFunc: (dy, saved, attrs) => {
     const [q, k, v, mask, o] = saved;
     const g = dy as tf.Tensor;
-    const opts = { scale: attrs.scale as number, window: attrs.window as number };
+    // The backward kernels take the forward's scale and window.
+    const opts = { scale: attrs.scale, window: attrs.window };
     // Made here, not in the thunks: stats feed all three gradients and dK, dV come from one
     // dispatch. They live until the gradient pass ends.
     const stats = runKernel(ATTENTION_STATS, { q, k, mask, o, dy: g }, opts);

@@ -38,10 +38,10 @@ function attention(): Program[] {
     const o = t([1, 5, 4 * d]);
     const stats = t([1, 4, 5, 2]);
     return [
-      attentionProgram('fwd', { Q: q, K: kv, V: kv, MASK: mask }, { result: o.shape }, 1),
-      attentionProgram('stats', { Q: q, K: kv, MASK: mask, O: o, DO: o }, { result: stats.shape }, 1),
-      attentionProgram('dq', { Q: q, K: kv, V: kv, MASK: mask, DO: o, STATS: stats }, { result: q.shape }, 1),
-      attentionProgram('dkv', { Q: q, K: kv, V: kv, MASK: mask, DO: o, STATS: stats }, { DK: kv.shape, DV: kv.shape }, 1),
+      attentionProgram('fwd', { Q: q, K: kv, V: kv, MASK: mask }, { result: o.shape }, { scale: 1 }),
+      attentionProgram('stats', { Q: q, K: kv, MASK: mask, O: o, DO: o }, { result: stats.shape }, { scale: 1 }),
+      attentionProgram('dq', { Q: q, K: kv, V: kv, MASK: mask, DO: o, STATS: stats }, { result: q.shape }, { scale: 1 }),
+      attentionProgram('dkv', { Q: q, K: kv, V: kv, MASK: mask, DO: o, STATS: stats }, { DK: kv.shape, DV: kv.shape }, { scale: 1 }),
     ];
   });
 }
