@@ -144,8 +144,9 @@ export const TINY_GEMMA3: HubConfig = Object.freeze({
 });
 
 /**
- * Gemma 3 as 1B writes it: no layer_types but sliding_window_pattern (every 2nd layer full here,
- * 6th in 1B), linear rope_scaling ×8 on the full layers only, and a list of EOS ids.
+ * Gemma 3 as its older configs (1B) write it: no layer_types but sliding_window_pattern (every
+ * 2nd layer full here, 6th there); linear rope_scaling ×8, which Gemma 3's long-context configs
+ * apply to the full layers only; a list of EOS ids; 1 KV head.
  */
 export const TINY_GEMMA3_PATTERN: HubConfig = Object.freeze({
   model_type: 'gemma3_text',
