@@ -367,7 +367,14 @@ describe('WebLoRA web app', () => {
         expect(l.a.shape).toEqual([4, 64]);
         expect(l.b.shape).toEqual([out, 4]);
       }
-      const again = await exportPeft(adapter, REPO);
+      // The app's export adds the base weights' SHA-256 as safetensors metadata; the same
+      // metadata must give the same bytes.
+      const { openSafetensors } = await import('../../src/engine/model/safetensors');
+      const { bytesSource } = await import('../../src/engine/model/byte-source');
+      const { metadata } = await openSafetensors(bytesSource('adapter_model.safetensors', files.weights));
+      expect(metadata.base_model_sha256).toMatch(/^[0-9a-f]{64}$/);
+      const { format: _format, ...extra } = metadata;
+      const again = await exportPeft(adapter, REPO, extra);
       expect(again.config).toBe(files.config);
       expect(Buffer.from(again.weights)).toEqual(seen.adapterWeights);
     } finally {
