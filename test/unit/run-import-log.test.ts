@@ -60,6 +60,13 @@ describe('a train_log.json as a saved run', () => {
     expect(run.model.fingerprint).toBe('abc');
   });
 
+  it("a failed run's log is listed as failed, with its reason", () => {
+    const text = JSON.stringify({ format: 'weblora-train-log', version: 1, status: 'failed', error: 'training stopped at step 3: the loss is NaN', ...HEADER, records: RECORDS });
+    const run = runFromTrainLog(text, MODEL, 'run-2', 0);
+    expect(run.status).toBe('failed');
+    expect(run.error).toBe('training stopped at step 3: the loss is NaN');
+  });
+
   it('names what is wrong in a bad log', () => {
     const log = (patch: Record<string, unknown>) => JSON.stringify({ format: 'weblora-train-log', version: 1, status: 'done', ...HEADER, records: RECORDS, ...patch });
     const bad = (text: string) => {

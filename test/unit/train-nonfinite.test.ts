@@ -2,7 +2,7 @@
 // the adapter: the adapter and its checkpoints stay finite, nothing non-finite is exported, and
 // `weblora train` exits non-zero naming the step and the likely causes. Two ways in: a learning
 // rate that blows the weights up, and a NaN in the base model's weights.
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,5 +141,9 @@ describe('weblora train on a model with NaN weights', () => {
     expect(existsSync(join(out, 'adapter_config.json'))).toBe(false);
     const left = existsSync(out) ? await readdir(out, { recursive: true }) : [];
     expect(left.filter((f) => String(f).endsWith('.safetensors'))).toEqual([]);
+    // The log says the run failed and why, rather than 'running' from its last checkpoint.
+    const log = JSON.parse(await readFile(join(out, 'train_log.json'), 'utf8'));
+    expect(log.status).toBe('failed');
+    expect(log.error).toMatch(/^training stopped at step 1: the loss is NaN/);
   });
 });

@@ -85,7 +85,7 @@ export function runFromTrainLog(text: string, model: ModelInfo, id: string, now:
   const counts = (typeof report.counts === 'object' && report.counts !== null ? report.counts : {}) as RunRecord['data']['counts'];
   const dataName = str(log.data, 'dataset').split(/[\\/]/).pop()!;
   const dataOptions: DataOptions = { ...DEFAULT_DATA_OPTIONS, maxLength: typeof options.maxLength === 'number' ? options.maxLength : DEFAULT_DATA_OPTIONS.maxLength, seed: config.seed };
-  const status = log.status === 'done' ? 'done' : 'stopped';
+  const status = log.status === 'done' ? 'done' : log.status === 'failed' ? 'failed' : 'stopped';
   return {
     id,
     name: `Imported: ${str(log.model, model.name).split(/[\\/]/).pop()} on ${dataName} (${str(log.backend, 'elsewhere')})`,
@@ -103,5 +103,6 @@ export function runFromTrainLog(text: string, model: ModelInfo, id: string, now:
     baseEval,
     checkpointStep: null,
     hasAdapter: true,
+    ...(typeof log.error === 'string' ? { error: log.error } : {}),
   };
 }

@@ -33,7 +33,8 @@ export interface EvalRecord {
 
 export type LogRecord = StepRecord | EvalRecord;
 
-export type RunStatus = 'running' | 'done' | 'interrupted';
+/** 'failed': stopped by an error (a non-finite loss); the log says which in `error`. */
+export type RunStatus = 'running' | 'done' | 'interrupted' | 'failed';
 
 export interface LogHeader {
   model: string;
@@ -81,16 +82,17 @@ export function evalLine(r: EvalRecord): string {
 }
 
 /** Synchronous so that a checkpoint and its log are both on disk before the next step starts. */
-export function writeTrainLog(outDir: string, header: LogHeader, status: RunStatus, records: readonly LogRecord[]): void {
-  writeFileAtomic(join(outDir, TRAIN_LOG), trainLogText(header, status, records));
+export function writeTrainLog(outDir: string, header: LogHeader, status: RunStatus, records: readonly LogRecord[], error?: string): void {
+  writeFileAtomic(join(outDir, TRAIN_LOG), trainLogText(header, status, records, error));
 }
 
-export function trainLogText(header: LogHeader, status: RunStatus, records: readonly LogRecord[]): string {
+export function trainLogText(header: LogHeader, status: RunStatus, records: readonly LogRecord[], error?: string): string {
   const steps = records.filter((r) => r.type === 'step');
   const body = {
     format: 'weblora-train-log',
     version: 1,
     status,
+    ...(error === undefined ? {} : { error }),
     steps_done: steps.length ? steps[steps.length - 1]!.step : 0,
     ...header,
     records,

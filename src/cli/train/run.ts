@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { loraParameterCount } from '../../engine/model/memory';
 import { DEFAULT_TRAIN_OPTIONS, type TrainCheckpoint, type Trainer } from '../../engine/train/trainer';
 import type { TrainEvent } from '../../engine/train/events';
+import { NonFiniteTrainingError } from '../../engine/train/non-finite';
 import type { DataReport } from '../../engine/data';
 import { startBackend } from '../shared/backend';
 import { OutputWriteError } from '../shared/atomic-write';
@@ -137,6 +138,10 @@ async function train(a: TrainArgs, io: CliIO): Promise<number> {
     });
     try {
       await t.run(onEvent, { evalBase: !saved });
+    } catch (e) {
+      // The log says why the run ended; the last finite checkpoint stays for --resume-from.
+      if (e instanceof NonFiniteTrainingError) writeTrainLog(a.out, header, 'failed', records, e.message);
+      throw e;
     } finally {
       release();
     }
