@@ -3,8 +3,9 @@
 // config.json (not the engine's ModelConfig) and the weights as the checkpoint holds them.
 import type { WeightMap } from '../../src/engine/model/weights';
 import type { HubConfig } from './random-model';
+import { linear64, rope64, type F64Weights } from './reference-decoder';
 
-export type F64Weights = Map<string, Float64Array>;
+export type { F64Weights };
 
 export function referenceWeights(weights: WeightMap): F64Weights {
   return new Map([...weights].map(([n, t]) => [n, Float64Array.from(t.dataSync())]));
@@ -19,17 +20,7 @@ function norm(x: Float64Array, w: Float64Array, eps: number): Float64Array {
 }
 
 /** x · Wᵀ for W [out, in] (Gemma 3 has no biases unless attention_bias). */
-function matvec(w: F64Weights, name: string, x: Float64Array): Float64Array {
-  const weight = w.get(`${name}.weight`)!;
-  const bias = w.get(`${name}.bias`);
-  const out = new Float64Array(weight.length / x.length);
-  for (let o = 0; o < out.length; o++) {
-    let s = bias ? bias[o]! : 0;
-    for (let i = 0; i < x.length; i++) s += weight[o * x.length + i]! * x[i]!;
-    out[o] = s;
-  }
-  return out;
-}
+const matvec = (w: F64Weights, name: string, x: Float64Array) => linear64(w, name, x, w.has(`${name}.bias`));
 
 /** ACT2FN["gelu_pytorch_tanh"]. */
 const geluTanh = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
@@ -37,20 +28,6 @@ const geluTanh = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) 
 /** Default RoPE inverse frequencies for `base`, divided by a linear rope_scaling factor. */
 function inverseFrequencies(dim: number, base: number, linearFactor = 1): Float64Array {
   return Float64Array.from({ length: dim / 2 }, (_, i) => 1 / Math.pow(base, (2 * i) / dim) / linearFactor);
-}
-
-/** rotate_half RoPE of every head of `v`, in place. */
-function rope(v: Float64Array, d: number, pos: number, inv: Float64Array): void {
-  const half = d / 2;
-  for (let h = 0; h < v.length / d; h++) {
-    for (let i = 0; i < half; i++) {
-      const a = h * d + i;
-      const [x1, x2] = [v[a]!, v[a + half]!];
-      const [c, s] = [Math.cos(pos * inv[i]!), Math.sin(pos * inv[i]!)];
-      v[a] = x1 * c - x2 * s;
-      v[a + half] = x2 * c + x1 * s;
-    }
-  }
 }
 
 /** Logits [T][vocab] of one unpadded sequence at positions 0..T-1 (gemma3_text configs). */
@@ -93,8 +70,8 @@ export function gemma3Reference(raw: HubConfig, w: F64Weights, ids: number[]): F
       const kt = matvec(w, `${p}self_attn.k_proj`, a);
       for (let h = 0; h < heads; h++) qt.set(norm(headOf(qt, h), w.get(`${p}self_attn.q_norm.weight`)!, eps), h * d);
       for (let h = 0; h < kvHeads; h++) kt.set(norm(headOf(kt, h), w.get(`${p}self_attn.k_norm.weight`)!, eps), h * d);
-      rope(qt, d, t, inv);
-      rope(kt, d, t, inv);
+      rope64(qt, d, t, inv);
+      rope64(kt, d, t, inv);
       q.push(qt);
       k.push(kt);
       v.push(matvec(w, `${p}self_attn.v_proj`, a));

@@ -39,7 +39,7 @@ function rmsNorm64(x: Float64Array, weight: Float64Array, eps: number): Float64A
   return x.map((v, i) => v * r * weight[i]!);
 }
 
-function linear64(w: F64Weights, name: string, x: Float64Array, withBias: boolean): Float64Array {
+export function linear64(w: F64Weights, name: string, x: Float64Array, withBias: boolean): Float64Array {
   const weight = w.get(`${name}.weight`)!;
   const bias = withBias ? w.get(`${name}.bias`) : undefined;
   if (withBias && !bias) throw new Error(`reference: ${name}.bias is not in the weights`);
@@ -53,7 +53,7 @@ function linear64(w: F64Weights, name: string, x: Float64Array, withBias: boolea
 }
 
 /** rotate_half RoPE on each head of `v` (in place), HF's non-interleaved layout. */
-function rope64(v: Float64Array, headDim: number, pos: number, inv: Float64Array): void {
+export function rope64(v: Float64Array, headDim: number, pos: number, inv: Float64Array): void {
   const half = headDim / 2;
   for (let h = 0; h < v.length / headDim; h++) {
     for (let i = 0; i < half; i++) {
