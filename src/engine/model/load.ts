@@ -1,11 +1,12 @@
 // Model files (from a folder, dropped files or the hub) -> a runnable decoder.
-import { parseModelConfig, type ModelConfig } from './config';
+import { expectedTensorShapes, parseModelConfig, type ModelConfig } from './config';
 import type { ByteSource } from './byte-source';
 import { openSafetensors } from './safetensors';
 import { loadWeights, type WeightMap } from './weights';
 import type { Decoder } from './decoder';
 import { LlamaModel } from './llama';
 import { Gemma3Model } from './gemma3';
+import { checkBindingLimit } from './binding-limit';
 import type { TextTokenizer } from './tokenizer';
 
 export interface ModelParts {
@@ -26,11 +27,14 @@ export interface LoadedModel {
 
 /** The decoder of the config's family, over weights the caller owns. */
 export function createDecoder(config: ModelConfig, weights: WeightMap): Decoder {
+  checkBindingLimit([...weights].map(([name, t]) => [name, t.shape] as const));
   return config.family === 'gemma3' ? new Gemma3Model(config, weights) : new LlamaModel(config, weights);
 }
 
 export async function loadModel(parts: ModelParts): Promise<LoadedModel> {
   const config = parseModelConfig(parts.config, parts.generationConfig);
+  // Before reading a gigabyte that this GPU could not use.
+  checkBindingLimit(expectedTensorShapes(config));
   const file = await openSafetensors(parts.weights);
   const weights = await loadWeights(file, config);
   return { name: parts.name, config, tokenizer: parts.tokenizer, model: createDecoder(config, weights) };
