@@ -4,6 +4,8 @@
 //
 // Opt-in (WEBLORA_GEMMA_270M=1): on SwiftShader with two cores the first step alone took 2149 s
 // (loss 12.62 ≈ ln 262144 = 12.48), beyond any lane's budget; on a real GPU it takes seconds.
+// Lavapipe would take ~3 minutes, but binds at most 128 MiB per buffer: the model is refused there
+// (model/binding-limit.ts) rather than trained with dispatches dropped.
 //   WEBLORA_GEMMA_270M=1 npx vitest run test/webgpu/gemma3-270m-train.test.ts
 import { describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf';
