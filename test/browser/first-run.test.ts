@@ -7,23 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { buildApp, launchBrowser, openPage, screenshot, serveStatic, type StaticServer } from '../helpers/browser';
+import { openPage, screenshot, type StaticServer } from '../helpers/browser';
+import { closeStoriesApp, fillField, openStoriesApp, showTab } from '../helpers/app-page';
 import { DATA_DIR, STORIES_DIR } from '../helpers/paths';
 
 let app: StaticServer;
 let browser: Browser;
 let page: Page;
 
-async function tab(name: string): Promise<void> {
-  await page.getByRole('tab', { name: new RegExp(`^(\\d|✓|↻)?\\s*${name}`) }).click();
-  await expect.poll(() => page.locator(`#panel-${name.toLowerCase()}`).isVisible()).toBe(true);
-}
+const tab = (name: string) => showTab(page, name);
 
-async function fill(label: string, value: string | number, panel?: string): Promise<void> {
-  const input = (panel ? page.locator(`#panel-${panel}`) : page).getByLabel(label, { exact: true });
-  await input.fill(String(value));
-  await input.blur();
-}
+const fill = (label: string, value: string | number, panel?: string) => fillField(page, label, value, panel);
 
 const status = () => page.locator('#panel-train [data-status]').first();
 
@@ -44,13 +38,7 @@ async function quickRunOnSample(steps: number): Promise<void> {
 const stepLog = async () => (await page.locator('ol[aria-label="Step log"]').textContent()) ?? '';
 
 beforeAll(async () => {
-  app = await serveStatic(await buildApp());
-  browser = await launchBrowser();
-  const context = await browser.newContext({ viewport: { width: 1360, height: 900 }, acceptDownloads: true });
-  ({ page } = await openPage(context, `${app.url}?backend=wasm`));
-  await page.locator('button[data-backend="wasm"]').waitFor({ timeout: 60_000 });
-  await page.getByLabel('Model files', { exact: true }).setInputFiles(STORIES_DIR);
-  await page.locator('#panel-model dl[aria-label="Model summary"]').waitFor({ timeout: 60_000 });
+  ({ app, browser, page } = await openStoriesApp());
 }, 240_000);
 
 afterEach(async (ctx) => {
@@ -58,8 +46,7 @@ afterEach(async (ctx) => {
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await app?.close();
+  await closeStoriesApp({ app, browser });
 });
 
 describe('a first run on WebAssembly', () => {

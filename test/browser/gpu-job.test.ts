@@ -14,7 +14,8 @@ import { loadModelFromFolder } from '../../src/engine/model/source/source-folder
 import { Session } from '../../src/engine/session';
 import { epochBatches } from '../../src/engine/train/plan';
 import { DEFAULT_TRAIN_OPTIONS } from '../../src/engine/train/trainer';
-import { buildApp, launchBrowser, openPage, screenshot, serveStatic, type StaticServer } from '../helpers/browser';
+import { screenshot, type StaticServer } from '../helpers/browser';
+import { closeStoriesApp, fillField, openStoriesApp, showTab } from '../helpers/app-page';
 import { DATA_DIR, STORIES_DIR } from '../helpers/paths';
 
 const TRAIN_JSONL = join(DATA_DIR, 'story-instruct/train.jsonl');
@@ -26,16 +27,9 @@ let page: Page;
 let scratch: string;
 const seen: { cliJob?: string; trained?: string } = {};
 
-async function tab(name: string): Promise<void> {
-  await page.getByRole('tab', { name: new RegExp(`^(\\d|✓|↻)?\\s*${name}`) }).click();
-  await expect.poll(() => page.locator(`#panel-${name.toLowerCase()}`).isVisible()).toBe(true);
-}
+const tab = (name: string) => showTab(page, name);
 
-async function fill(label: string, value: string | number): Promise<void> {
-  const input = page.getByLabel(label, { exact: true });
-  await input.fill(String(value));
-  await input.blur();
-}
+const fill = (label: string, value: string | number) => fillField(page, label, value);
 
 async function cli(argv: string[]): Promise<void> {
   let stderr = '';
@@ -54,13 +48,7 @@ async function lossTable(): Promise<{ step: number; loss: number }[]> {
 
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'weblora-gpu-job-'));
-  app = await serveStatic(await buildApp());
-  browser = await launchBrowser();
-  const context = await browser.newContext({ viewport: { width: 1360, height: 900 }, acceptDownloads: true });
-  ({ page } = await openPage(context, `${app.url}?backend=wasm`));
-  await page.locator('button[data-backend="wasm"]').waitFor({ timeout: 60_000 });
-  await page.getByLabel('Model files', { exact: true }).setInputFiles(STORIES_DIR);
-  await page.locator('#panel-model dl[aria-label="Model summary"]').waitFor({ timeout: 60_000 });
+  ({ app, browser, page } = await openStoriesApp());
 }, 300_000);
 
 afterEach(async (ctx) => {
@@ -68,8 +56,7 @@ afterEach(async (ctx) => {
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await app?.close();
+  await closeStoriesApp({ app, browser });
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
