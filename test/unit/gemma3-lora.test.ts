@@ -17,6 +17,7 @@ import { mulberry32 } from '../../src/engine/rng';
 import { assignData } from '../../src/engine/variables';
 import { randomWeights, TINY_GEMMA3 } from '../helpers/random-model';
 import { maxRelativeError } from '../helpers/numerics';
+import { directionalDerivative } from '../helpers/directional-derivative';
 
 const config = parseModelConfig({ ...TINY_GEMMA3 });
 const B = 2;
@@ -102,26 +103,8 @@ describe('LoRA on a tiny Gemma 3, cpu', () => {
 
   it('the directional derivative along a random direction matches finite differences', () => {
     randomizeB(10);
-    const vars = loraVariables(adapter);
-    const { value, grads } = tf.variableGrads(loss, vars);
-    value.dispose();
-    const r = mulberry32(33);
-    const dirs = vars.map((v) => Float32Array.from({ length: v.size }, () => r() * 2 - 1));
-    const base = vars.map((v) => v.dataSync().slice() as Float32Array);
-    let analytic = 0;
-    vars.forEach((v, i) => grads[v.name].dataSync().forEach((g, j) => (analytic += g * dirs[i][j])));
-    const at = (eps: number) => {
-      vars.forEach((v, i) => assignData(v, base[i].map((x, j) => x + eps * dirs[i][j])));
-      const l = loss();
-      const x = l.dataSync()[0];
-      l.dispose();
-      return x;
-    };
-    const h = 1e-3;
-    const fd = (at(h) - at(-h)) / (2 * h);
-    vars.forEach((v, i) => assignData(v, base[i]));
-    expect(Math.abs(fd - analytic) / Math.abs(analytic)).toBeLessThan(0.01);
-    tf.dispose(Object.values(grads));
+    const { analytic, finiteDifference } = directionalDerivative(loss, loraVariables(adapter), 33);
+    expect(Math.abs(finiteDifference - analytic) / Math.abs(analytic)).toBeLessThan(0.01);
   });
 
   it('PEFT export uses Gemma3ForCausalLM\'s keys and shapes; import is bit-exact; re-export byte-identical', async () => {

@@ -10,6 +10,7 @@ import { mulberry32 } from '../../src/engine/rng';
 import { AdamW } from '../../src/engine/train/optimizer';
 import { TINY_QWEN2, randomWeights } from '../helpers/random-model';
 import { maxRelativeError } from '../helpers/backend-suite';
+import { directionalDerivative } from '../helpers/directional-derivative';
 
 const config = parseModelConfig({ ...TINY_QWEN2 });
 const B = 2;
@@ -112,26 +113,8 @@ describe('LoRA on a tiny random qwen2 (bias path), cpu', () => {
 
   it('the directional derivative along a random direction matches finite differences', () => {
     withAdapterB(adapter, 10);
-    const vars = loraVariables(adapter);
-    const { value, grads } = tf.variableGrads(loss, vars);
-    value.dispose();
-    const r = mulberry32(33);
-    const dirs = vars.map((v) => Float32Array.from({ length: v.size }, () => r() * 2 - 1));
-    const base = vars.map((v) => v.dataSync().slice());
-    let analytic = 0;
-    vars.forEach((v, i) => grads[v.name].dataSync().forEach((g, j) => (analytic += g * dirs[i][j])));
-    const at = (eps: number) => {
-      vars.forEach((v, i) => v.assign(tf.tensor(base[i].map((x, j) => x + eps * dirs[i][j]), v.shape)));
-      const l = loss();
-      const x = l.dataSync()[0];
-      l.dispose();
-      return x;
-    };
-    const h = 1e-3;
-    const fd = (at(h) - at(-h)) / (2 * h);
-    vars.forEach((v, i) => v.assign(tf.tensor(base[i], v.shape)));
-    expect(Math.abs(fd - analytic) / Math.abs(analytic)).toBeLessThan(0.01);
-    tf.dispose(Object.values(grads));
+    const { analytic, finiteDifference } = directionalDerivative(loss, loraVariables(adapter), 33);
+    expect(Math.abs(finiteDifference - analytic) / Math.abs(analytic)).toBeLessThan(0.01);
   });
 
   it('merged weights give the logits of the unmerged adapter; unmerge restores the base', () => {
