@@ -116,7 +116,7 @@ export async function generate(
  * " time" would stream as "time"); decoding prompt + continuation and cutting off the decoded
  * prompt keeps it.
  */
-function continuation(tokenizer: TextTokenizer, promptIds: number[], prompt: string, ids: number[]): string {
+export function continuation(tokenizer: TextTokenizer, promptIds: number[], prompt: string, ids: number[]): string {
   const full = tokenizer.decode([...promptIds, ...ids], { skipSpecialTokens: true });
   return full.startsWith(prompt) ? full.slice(prompt.length) : tokenizer.decode(ids, { skipSpecialTokens: true });
 }
@@ -127,7 +127,7 @@ function disposePast(past: PastKeyValues | undefined): void {
 }
 
 /** What ends a generation unless the caller says otherwise. */
-function defaultStopIds(model: Decoder, tokenizer: TextTokenizer): number[] {
+export function defaultStopIds(model: Decoder, tokenizer: TextTokenizer): number[] {
   const ids = [...model.config.eosTokenIds, tokenizer.eosTokenId, endOfTurnTokenId(tokenizer)];
   return ids.filter((id): id is number => id !== null);
 }
