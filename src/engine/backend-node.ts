@@ -3,15 +3,29 @@
 import { existsSync } from 'node:fs';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+/** Mesa's lavapipe (Debian's mesa-vulkan-drivers): a CPU Vulkan with shader-f16, which SwiftShader lacks. */
+export const LAVAPIPE_ICD = '/usr/share/vulkan/icd.d/lvp_icd.json';
+
+/**
+ * Dawn toggles: NVIDIA's Vulkan driver gets shader-f16 only with vulkan_enable_f16_on_nvidia,
+ * and the matrix units (chromium-experimental-subgroup-matrix) only with allow_unsafe_apis
+ * (Chrome: --enable-unsafe-webgpu --enable-dawn-features=vulkan_enable_f16_on_nvidia).
+ */
+export const DAWN_FLAGS = ['enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia'];
 
 export interface NodeWebGPUOptions {
   /** Use Chromium's SwiftShader Vulkan ICD (CPU) — for tests on machines without a GPU. */
   swiftshader?: boolean;
+  /** Use Mesa's lavapipe instead (for the f16 paths). Either takes effect before Dawn first loads in the process. */
+  lavapipe?: boolean;
 }
 
 export async function installNodeWebGPU(opts: NodeWebGPUOptions = {}): Promise<boolean> {
   const g = globalThis as { navigator?: { gpu?: unknown } };
   if (g.navigator?.gpu) return true;
+  if (opts.lavapipe && !process.env.VK_ICD_FILENAMES && existsSync(LAVAPIPE_ICD)) {
+    process.env.VK_ICD_FILENAMES = LAVAPIPE_ICD;
+  }
   if (opts.swiftshader && !process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) {
     process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
   }
@@ -22,7 +36,7 @@ export async function installNodeWebGPU(opts: NodeWebGPUOptions = {}): Promise<b
     return false;
   }
   Object.assign(globalThis, dawn.globals);
-  const gpu = dawn.create([]);
+  const gpu = dawn.create(DAWN_FLAGS);
   Object.defineProperty(globalThis, 'navigator', {
     value: { ...(g.navigator ?? {}), gpu },
     configurable: true,

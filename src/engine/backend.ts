@@ -4,6 +4,7 @@ import { tf } from './tf';
 import { setKernelMode, type KernelMode } from '../../kernels/mode';
 import { activeKernels } from '../../kernels/active';
 import { patchWebGpuKernels } from './webgpu-addn';
+import { deviceFeatures, registerKernelDeviceBackend, type WebGpuFeature, type SubgroupMatrixConfig } from './webgpu-device';
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: readonly BackendName[] = ['webgpu', 'wasm', 'cpu'];
@@ -28,6 +29,10 @@ export interface BackendInfo {
   kernels: KernelMode;
   /** Why this backend will be slow, when it will (a software GPU, the cpu backend). */
   warning?: string;
+  /** WebGPU: which of the kernels' optional features the device has (webgpu-device.ts). */
+  features?: WebGpuFeature[];
+  /** WebGPU: the matrix shapes the adapter's matrix units multiply, where it lists any. */
+  subgroupMatrixConfigs?: SubgroupMatrixConfig[];
 }
 
 export interface BackendOptions {
@@ -64,7 +69,8 @@ async function register(name: BackendName, opts: BackendOptions): Promise<GpuAda
   if (name === 'webgpu') {
     const adapter = await probeWebGPU();
     // Imported only now: the package decides at import time whether WebGPU exists.
-    await import('@tensorflow/tfjs-backend-webgpu');
+    const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
+    registerKernelDeviceBackend(WebGPUBackend);
     return adapter;
   }
   if (name === 'wasm') {
@@ -94,7 +100,9 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
         : name === 'cpu'
           ? 'the cpu backend is ~15× slower than WebAssembly for training'
           : undefined;
-      return { name, requested, reason: describe(name, requested, failures, adapter), failures, adapter, kernels: activeKernels(), ...(warning ? { warning } : {}) };
+      const device = name === 'webgpu' ? deviceFeatures() : undefined;
+      const gpu = device ? { features: device.features, ...(device.subgroupMatrixConfigs.length ? { subgroupMatrixConfigs: device.subgroupMatrixConfigs } : {}) } : {};
+      return { name, requested, reason: describe(name, requested, failures, adapter), failures, adapter, kernels: activeKernels(), ...gpu, ...(warning ? { warning } : {}) };
     } catch (e) {
       failures.push({ name, error: e instanceof Error ? e.message : String(e) });
     }

@@ -6,6 +6,12 @@ import { restartEngine, switchBackend, switchKernels } from '../boot';
 import type { BackendChoice, KernelChoice } from '../../worker/api';
 
 const LABELS: Record<string, string> = { webgpu: 'WebGPU', wasm: 'WebAssembly', cpu: 'CPU' };
+const FEATURE_LABELS: Record<string, string> = {
+  'shader-f16': 'f16',
+  subgroups: 'subgroups',
+  'timestamp-query': 'timestamps',
+  'chromium-experimental-subgroup-matrix': 'subgroup matrices',
+};
 
 export function BackendBadge() {
   const engine = useStore((s) => s.engine);
@@ -53,6 +59,7 @@ export function BackendBadge() {
         data-backend={b?.name ?? ''}
         data-architecture={b?.adapter?.architecture ?? ''}
         data-kernels={b?.kernels ?? ''}
+        data-features={b?.features?.join(' ') ?? ''}
         data-tone={tone}
         title={b ? `${b.reason}${b.warning ? `. ${b.warning}` : ''}` : undefined}
         onClick={() => setOpen((o) => !o)}
@@ -88,6 +95,12 @@ export function BackendBadge() {
             </ul>
           ) : null}
           {b?.adapter?.description && <p className="muted small">Adapter: {b.adapter.description}</p>}
+          {b?.name === 'webgpu' && b.features && (
+            <p className="muted small" data-features={b.features.join(' ')}>
+              GPU features: {b.features.length ? b.features.map((f) => FEATURE_LABELS[f] ?? f).join(', ') : 'none of shader-f16, subgroups, timestamps'}
+              {b.subgroupMatrixConfigs?.length ? ` (matrix units: ${b.subgroupMatrixConfigs.map((c) => `${c.componentType}→${c.resultComponentType} ${c.M}×${c.N}×${c.K}`).join(', ')})` : ''}
+            </p>
+          )}
           <label className="field-label" htmlFor="backend-choice">
             Backend
           </label>
