@@ -13,6 +13,7 @@ export { ropeQkv } from './rope';
 export { causalAttention, type AttentionOptions } from './attention';
 export { lmHeadCrossEntropy, DEFAULT_CHUNK_BYTES } from './cross-entropy';
 export { selectRows } from './select-rows';
+export { sampleOnDevice, type DeviceSampling } from './sample';
 export { clippedAdamw, adamwStock, clipByGlobalNorm, globalNormSquared, type AdamWSlot, type AdamWHyper } from './adamw';
 export { tuneFrozenMatmuls } from './matmul';
 export { TILE_CANDIDATES, tileFor, isTuned, clearTuning, rowBucket, type TuningResult, type MatmulProblem } from './tuning';

@@ -16,6 +16,11 @@ export interface LoraBranch {
   scaling: number;
   /** LoRA dropout of the branch's input; the seed makes a step reproducible. */
   dropout?: { rate: number; seed?: number };
+  /**
+   * [B] 0/1 per row of x's leading axis: the branch reads x·mask, so a 0 row gets u = 0 and
+   * exactly the frozen output (base and tuned rows in one batched generation).
+   */
+  rowMask?: tf.Tensor;
 }
 
 /** A linear's parameters: the frozen W [out, in], its bias [out], its LoRA branch. */
@@ -45,12 +50,17 @@ function groupable(ds: Dense[]): boolean {
   return (
     fusedActive() &&
     (ds.length === 2 || ds.length === 3) &&
-    ds.every((d) => d.lora && !d.lora.dropout && !d.bias && d.lora.a.shape[0] === first!.a.shape[0] && d.lora.scaling === first!.scaling)
+    ds.every((d) => d.lora && !d.lora.dropout && !d.lora.rowMask && !d.bias && d.lora.a.shape[0] === first!.a.shape[0] && d.lora.scaling === first!.scaling)
   );
 }
 
+/** The branch's input: x after dropout and the row mask (x itself when it has neither). */
 function dropped(x: tf.Tensor, lora: LoraBranch): tf.Tensor {
-  return lora.dropout && lora.dropout.rate > 0 ? tf.dropout(x, lora.dropout.rate, undefined, lora.dropout.seed) : x;
+  const xd = lora.dropout && lora.dropout.rate > 0 ? tf.dropout(x, lora.dropout.rate, undefined, lora.dropout.seed) : x;
+  if (!lora.rowMask) return xd;
+  const rows = x.shape[0];
+  if (lora.rowMask.size !== rows) throw new Error(`linear: a row mask of ${lora.rowMask.size} for x ${x.shape}`);
+  return xd.reshape([rows, -1]).mul(lora.rowMask.reshape([rows, 1])).reshape(x.shape);
 }
 
 function linearStock(x: tf.Tensor, { w, bias, lora }: Dense): tf.Tensor {

@@ -12,6 +12,7 @@ import { attentionProgram } from './attention';
 import { groupedMatmulProgram, loraDownProgram, matmulProgram, type MatmulTerm } from './matmul';
 import { combineProgram, headGradProgram, partialsProgram, softmaxGradProgram } from './cross-entropy';
 import { adamwProgram, sumSquaresProgram } from './adamw';
+import { sampleProgram } from './sample';
 import { TILE_CANDIDATES } from './tuning';
 import { MM, type TileConfig } from './matmul.wgsl';
 
@@ -113,6 +114,7 @@ export function allPrograms(): Program[] {
     ...matmuls(),
     ...crossEntropy(),
     ...optimizer(),
+    sampleProgram(t([2, 517]), t([2, 3], 'int32'), t([2]), { temperature: 1, topK: 0, topP: 1, penalty: 1 }),
   ];
   const byName = new Map<string, Program>();
   for (const p of programs) {

@@ -6,7 +6,7 @@ import type { ModelConfig } from './config';
 import type { WeightMap } from './weights';
 import { loraBranch, type LoraAdapter } from '../lora/lora';
 import { ropeTable, type RopeTable } from './rope';
-import { linear, type Dense } from '../../../kernels';
+import { linear, type Dense, type LoraBranch } from '../../../kernels';
 
 /** Keys and values of earlier positions, per layer: [B, kvHeads, past, headDim]. */
 // A type alias, not an interface, so tf.tidy accepts it as a TensorContainer.
@@ -22,6 +22,11 @@ export interface ForwardOptions {
   /** [B, T]; default: counted from the attention mask. Packed rows restart them per example. */
   positionIds?: tf.Tensor2D;
   adapter?: LoraAdapter | null;
+  /**
+   * Per row of the batch, whether the adapter applies (absent: every row). Base and tuned rows
+   * then run in one batch: a row without it gets exactly the frozen model's output.
+   */
+  adapterRows?: readonly boolean[];
   /** Enables LoRA dropout. */
   training?: boolean;
   /** Seeds LoRA dropout so a step is reproducible. */
@@ -41,6 +46,7 @@ export type RopeSpec = Pick<ModelConfig, 'headDim' | 'ropeTheta' | 'ropeScaling'
 export abstract class Decoder {
   /** One table per RoPE the layers use (Gemma 3 has two), keyed by base and scaling. */
   private ropes = new Map<string, RopeTable>();
+  private rowMasks = new WeakMap<readonly boolean[], tf.Tensor>();
 
   constructor(
     readonly config: ModelConfig,
@@ -74,7 +80,17 @@ export abstract class Decoder {
 
   /** The linear module at `path` (e.g. "model.layers.0.mlp.up_proj") with its bias and LoRA branch. */
   protected dense(path: string, opts: ForwardOptions): Dense {
-    return { w: this.w(`${path}.weight`), bias: this.weights.get(`${path}.bias`), lora: loraBranch(opts.adapter, path, opts) };
+    return { w: this.w(`${path}.weight`), bias: this.weights.get(`${path}.bias`), lora: this.rowsOf(loraBranch(opts.adapter, path, opts), opts.adapterRows) };
+  }
+
+  /** The branch for `adapterRows`: none when no row has the adapter, masked when some lack it. */
+  private rowsOf(lora: LoraBranch | undefined, rows: readonly boolean[] | undefined): LoraBranch | undefined {
+    if (!lora || !rows || rows.every(Boolean)) return lora;
+    if (!rows.some(Boolean)) return undefined;
+    // One mask per forward (the linears share it); a tidy that ended disposed the last one.
+    let mask = this.rowMasks.get(rows);
+    if (!mask || mask.isDisposed) this.rowMasks.set(rows, (mask = tf.tensor1d(rows.map(Number), 'float32')));
+    return { ...lora, rowMask: mask };
   }
 
   /**
