@@ -28,15 +28,37 @@ function dims(term: MatmulTerm): { m: number; n: number; k: number } {
   return { m, n, k };
 }
 
-const flags = (s: Segment) => `${s.transP ? 't' : 'n'}${s.transQ ? 't' : 'n'}`;
+const flags = (s: Segment) => `${s.transP ? 't' : 'n'}${s.transQ ? 't' : 'n'}${s.vecP || s.vecQ ? `v${s.vecP ? 'p' : ''}${s.vecQ ? 'q' : ''}` : ''}`;
+
+/**
+ * A segment of `term` on the tile `cfg`: on a vec4 tile each operand whose contiguous axis
+ * (K for P, N for Q; M for a transposed P, K for a transposed Q) is a multiple of 4 long is read
+ * as vec4s; the others in groups of 4 scalars.
+ */
+function segmentOf(p: string, q: string, term: MatmulTerm, cfg: TileConfig): Segment {
+  const d = dims(term);
+  const [transP, transQ] = [term.p.trans, term.q.trans];
+  return {
+    p,
+    q,
+    transP,
+    transQ,
+    vecP: !!cfg.vec4 && (transP ? d.m : d.k) % 4 === 0,
+    vecQ: !!cfg.vec4 && (transQ ? d.k : d.n) % 4 === 0,
+  };
+}
+
+const vec4Inputs = (...segs: (Segment | null)[]) => segs.flatMap((s) => (s ? [...(s.vecP ? [s.p] : []), ...(s.vecQ ? [s.q] : [])] : []));
+
+const problemOf = (t: MatmulTerm): MatmulProblem => ({ ...dims(t), transP: t.p.trans, transQ: t.q.trans });
 
 /** [ACC +] α1·op(P1)·op(Q1) [+ α2·op(P2)·op(Q2)] on the tile `cfg`. */
 export function matmulProgram(t1: MatmulTerm, t2: MatmulTerm | undefined, acc: tf.TensorInfo | undefined, cfg: TileConfig): Program {
   const d1 = dims(t1);
   const d2 = t2 ? dims(t2) : null;
   if (d2 && (d2.m !== d1.m || d2.n !== d1.n)) throw new Error(`matmul: the two terms give [${d1.m}, ${d1.n}] and [${d2.m}, ${d2.n}]`);
-  const s1: Segment = { p: 'P1', q: 'Q1', transP: t1.p.trans, transQ: t1.q.trans };
-  const s2: Segment | null = t2 ? { p: 'P2', q: 'Q2', transP: t2.p.trans, transQ: t2.q.trans } : null;
+  const s1 = segmentOf('P1', 'Q1', t1, cfg);
+  const s2 = t2 ? segmentOf('P2', 'Q2', t2, cfg) : null;
   return {
     name: `mm_${flags(s1)}${s2 ? `_${flags(s2)}` : ''}${acc ? '_acc' : ''}_${tileKey(cfg)}`,
     outputs: { result: [d1.m, d1.n] },
@@ -46,6 +68,7 @@ export function matmulProgram(t1: MatmulTerm, t2: MatmulTerm | undefined, acc: t
     dispatch: [Math.ceil(d1.n / tileN(cfg)), Math.ceil(d1.m / tileM(cfg)), 1],
     flat: false,
     code: matmulWgsl(s1, s2, !!acc, cfg),
+    vec4: vec4Inputs(s1, s2),
   };
 }
 
@@ -54,22 +77,22 @@ export function matmulProgram(t1: MatmulTerm, t2: MatmulTerm | undefined, acc: t
  * fastest for the first term's problem (kernels/tuning.ts), unless `tile` is given.
  */
 export function matmul(backend: object, t1: MatmulTerm, t2?: MatmulTerm, acc?: tf.TensorInfo, tile?: TileConfig): tf.TensorInfo {
-  const cfg = tile ?? tileFor({ ...dims(t1), transP: t1.p.trans, transQ: t1.q.trans });
+  const cfg = tile ?? tileFor(problemOf(t1));
   return dispatch(backend, matmulProgram(t1, t2, acc, cfg))[0];
 }
 
-/** Two independent products, α·op(P)·op(Q) each, in one dispatch: OUTA and OUTB. */
-export function groupedMatmulProgram(ta: MatmulTerm, tb: MatmulTerm): Program {
+/** Two independent products, α·op(P)·op(Q) each, in one dispatch: OUTA and OUTB, on the tile `cfg`. */
+export function groupedMatmulProgram(ta: MatmulTerm, tb: MatmulTerm, cfg: TileConfig = MM): Program {
   const da = dims(ta);
   const db = dims(tb);
-  const sa: Segment = { p: 'PA', q: 'QA', transP: ta.p.trans, transQ: ta.q.trans };
-  const sb: Segment = { p: 'PB', q: 'QB', transP: tb.p.trans, transQ: tb.q.trans };
-  const tilesAN = Math.ceil(da.n / tileN(MM));
-  const tilesA = tilesAN * Math.ceil(da.m / tileM(MM));
-  const tilesBN = Math.ceil(db.n / tileN(MM));
-  const tilesB = tilesBN * Math.ceil(db.m / tileM(MM));
+  const sa = segmentOf('PA', 'QA', ta, cfg);
+  const sb = segmentOf('PB', 'QB', tb, cfg);
+  const tilesAN = Math.ceil(da.n / tileN(cfg));
+  const tilesA = tilesAN * Math.ceil(da.m / tileM(cfg));
+  const tilesBN = Math.ceil(db.n / tileN(cfg));
+  const tilesB = tilesBN * Math.ceil(db.m / tileM(cfg));
   return {
-    name: `mm2_${flags(sa)}_${flags(sb)}`,
+    name: `mm2_${flags(sa)}_${flags(sb)}${cfg === MM ? '' : `_${tileKey(cfg)}`}`,
     outputs: { OUTA: [da.m, da.n], OUTB: [db.m, db.n] },
     inputs: { PA: ta.p.t, QA: ta.q.t, PB: tb.p.t, QB: tb.q.t },
     uniforms: {
@@ -85,34 +108,43 @@ export function groupedMatmulProgram(ta: MatmulTerm, tb: MatmulTerm): Program {
       alphaB: f32(tb.alpha),
       tilesBN: i32(tilesBN),
     },
-    workgroupSize: [MM.WX, MM.WY, 1],
+    workgroupSize: [cfg.WX, cfg.WY, 1],
     dispatch: [tilesA + tilesB, 1, 1],
     flat: false,
-    code: groupedMatmulWgsl(sa, sb),
+    code: groupedMatmulWgsl(sa, sb, cfg),
+    vec4: vec4Inputs(sa, sb),
   };
 }
 
-export const groupedMatmul = (backend: object, ta: MatmulTerm, tb: MatmulTerm): tf.TensorInfo[] => dispatch(backend, groupedMatmulProgram(ta, tb));
+/** The grouped product on the tile measured for its first problem (the default where untuned), or `tile`. */
+export const groupedMatmul = (backend: object, ta: MatmulTerm, tb: MatmulTerm, tile?: TileConfig): tf.TensorInfo[] =>
+  dispatch(backend, groupedMatmulProgram(ta, tb, tile ?? tileFor(problemOf(ta))));
 
-/** U_p = X·A_pᵀ for every A_p [r, K] (same r), one dispatch. */
-export function loraDownProgram(x: tf.TensorInfo, as: tf.TensorInfo[]): Program {
+/** The problem loraDown solves: X [M, K] times the stacked A_pᵀ [K, parts·r]. */
+export const loraDownProblem = (m: number, k: number, n: number): MatmulProblem => ({ m, n, k, transP: false, transQ: true });
+
+/** U_p = X·A_pᵀ for every A_p [r, K] (same r), one dispatch, on the tile `cfg`. */
+export function loraDownProgram(x: tf.TensorInfo, as: tf.TensorInfo[], cfg: TileConfig = MM): Program {
   const [m, k] = x.shape;
   const r = as[0].shape[0];
   if (as.some((a) => a.shape[0] !== r || a.shape[1] !== k)) throw new Error(`loraDown: A ${as.map((a) => a.shape).join(' / ')} do not fit x ${x.shape}`);
   const n = r * as.length;
+  const vecX = !!cfg.vec4 && k % 4 === 0;
   return {
-    name: `mm_down_${as.length}`,
+    name: `mm_down_${as.length}${cfg === MM ? '' : `_${tileKey(cfg)}`}${vecX ? '_vp' : ''}`,
     outputs: Object.fromEntries(as.map((_, p) => [`U${p}`, [m, r]])),
     inputs: { X: x, ...Object.fromEntries(as.map((a, p) => [`A${p}`, a])) },
     uniforms: { dimM: i32(m), dimN: i32(n), dimK: i32(k), rank: i32(r) },
-    workgroupSize: [MM.WX, MM.WY, 1],
-    dispatch: [Math.ceil(n / tileN(MM)), Math.ceil(m / tileM(MM)), 1],
+    workgroupSize: [cfg.WX, cfg.WY, 1],
+    dispatch: [Math.ceil(n / tileN(cfg)), Math.ceil(m / tileM(cfg)), 1],
     flat: false,
-    code: loraDownWgsl(as.length),
+    code: loraDownWgsl(as.length, cfg, vecX),
+    vec4: vecX ? ['X'] : [],
   };
 }
 
-export const loraDown = (backend: object, x: tf.TensorInfo, as: tf.TensorInfo[]): tf.TensorInfo[] => dispatch(backend, loraDownProgram(x, as));
+export const loraDown = (backend: object, x: tf.TensorInfo, as: tf.TensorInfo[], tile?: TileConfig): tf.TensorInfo[] =>
+  dispatch(backend, loraDownProgram(x, as, tile ?? tileFor(loraDownProblem(x.shape[0], x.shape[1], as[0].shape[0] * as.length))));
 
 export const plain = (t: tf.TensorInfo): Operand => ({ t, trans: false });
 export const transposed = (t: tf.TensorInfo): Operand => ({ t, trans: true });

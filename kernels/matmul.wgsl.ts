@@ -16,7 +16,11 @@
 // alphaA, tilesA, tilesAN, mB, nB, kB, alphaB, tilesBN.
 //
 // Each workgroup of WX×WY lanes owns a (WY·RM)×(WX·RN) tile of its output; each lane a strided
-// RM×RN block of it; K advances TK at a time through workgroup memory.
+// RM×RN block of it; K advances TK at a time through workgroup memory. A config with `vec4` runs
+// the register-blocked K loop of matmul-vec4.wgsl.ts instead (16-byte loads, padded workgroup
+// memory, prefetch, unrolled outer product, unchecked interior tiles) with lanes owning 4 × 4
+// blocks; `laneRow` / `laneCol` say which rows and columns a lane's accumulators are.
+import { segmentVec4, vec4Tiles } from './matmul-vec4.wgsl';
 
 export interface Segment {
   p: string;
@@ -25,6 +29,9 @@ export interface Segment {
   transQ: boolean;
   /** Overrides the Q read: the WGSL expression of op(Q)[k][n] (bounds already checked). */
   readQ?: (k: string, n: string) => string;
+  /** vec4 configs: P / Q is bound as array<vec4<f32>> (its contiguous axis' length is a multiple of 4). */
+  vecP?: boolean;
+  vecQ?: boolean;
 }
 
 /** Lanes WX × WY, each owning RM × RN outputs; K advances TK at a time. */
@@ -34,15 +41,22 @@ export interface TileConfig {
   RM: number;
   RN: number;
   TK: number;
+  /** The register-blocked kernel of matmul-vec4.wgsl.ts (RM, RN, TK multiples of 4). */
+  vec4?: boolean;
 }
 
 /** The default tiling (64×64 tiles); kernels/tuning.ts may pick another per problem. */
 export const MM: TileConfig = { WX: 16, WY: 16, RM: 4, RN: 4, TK: 16 };
 export const tileM = (c: TileConfig) => c.WY * c.RM;
 export const tileN = (c: TileConfig) => c.WX * c.RN;
-export const tileKey = (c: TileConfig) => `${c.WX}x${c.WY}_${c.RM}x${c.RN}_${c.TK}`;
+export const tileKey = (c: TileConfig) => `${c.WX}x${c.WY}_${c.RM}x${c.RN}_${c.TK}${c.vec4 ? '_v4' : ''}`;
 
-interface Dims {
+/** The tile row (WGSL) of a lane's accumulator row `i` (an expression), given `ly`. */
+export const laneRow = (c: TileConfig, i: string) => (c.vec4 ? `((${i}) / 4 * ${4 * c.WY} + ly * 4 + (${i}) % 4)` : `(ly + (${i}) * ${c.WY})`);
+/** The tile column of a lane's accumulator column `j`, given `lx`. */
+export const laneCol = (c: TileConfig, j: string) => (c.vec4 ? `((${j}) / 4 * ${4 * c.WX} + lx * 4 + (${j}) % 4)` : `(lx + (${j}) * ${c.WX})`);
+
+export interface Dims {
   m: string;
   n: string;
   k: string;
@@ -74,6 +88,7 @@ function fillTile(tile: string, x: 'm' | 'n', kContiguous: boolean, read: (gk: s
 
 /** Accumulates op(P)·op(Q) for the tile at (row0, col0) into `acc`. */
 export function segment(s: Segment, d: Dims, acc: string, cfg: TileConfig = MM): string {
+  if (cfg.vec4) return segmentVec4(s, d, acc, cfg);
   const { WX, WY, RM, RN, TK } = cfg;
   const readP = (gk: string, gm: string) => (s.transP ? `${s.p}[${gk} * ${d.m} + ${gm}]` : `${s.p}[${gm} * ${d.k} + ${gk}]`);
   const readQ = s.readQ ?? ((gk: string, gn: string) => (s.transQ ? `${s.q}[${gn} * ${d.k} + ${gk}]` : `${s.q}[${gk} * ${d.n} + ${gn}]`));
@@ -98,19 +113,33 @@ export function segment(s: Segment, d: Dims, acc: string, cfg: TileConfig = MM):
 /** Writes the tile's `value` (of i, j, row, col) into `out` [m, n], or via a custom `write`. */
 export function store(out: string, d: Pick<Dims, 'm' | 'n'>, value: string, write?: (row: string, col: string, value: string) => string, cfg: TileConfig = MM): string {
   const { WX, WY, RM, RN } = cfg;
+  const put = write ? write('row', 'col', value) : `${out}[row * ${d.n} + col] = ${value};`;
+  if (cfg.vec4) {
+    // Unrolled: every accumulator index a constant, so the array stays in registers.
+    const blocks: string[] = [];
+    for (let i = 0; i < RM; i++) {
+      for (let j = 0; j < RN; j++) {
+        blocks.push(`{ const i = ${i}; const j = ${j}; let row = row0 + ${laneRow(cfg, 'i')}; let col = col0 + ${laneCol(cfg, 'j')}; if (row < ${d.m} && col < ${d.n}) { ${put} } }`);
+      }
+    }
+    return `\n  ${blocks.join('\n  ')}`;
+  }
   return /* wgsl */ `
   for (var i = 0; i < ${RM}; i = i + 1) {
     let row = row0 + ly + i * ${WY};
     for (var j = 0; j < ${RN}; j = j + 1) {
       let col = col0 + lx + j * ${WX};
       if (row < ${d.m} && col < ${d.n}) {
-        ${write ? write('row', 'col', value) : `${out}[row * ${d.n} + col] = ${value};`}
+        ${put}
       }
     }
   }`;
 }
 
-const sharedTiles = (c: TileConfig) => /* wgsl */ `
+const sharedTiles = (c: TileConfig) =>
+  c.vec4
+    ? vec4Tiles(c)
+    : /* wgsl */ `
 var<workgroup> tileP : array<f32, ${tileM(c) * c.TK}>;
 var<workgroup> tileQ : array<f32, ${tileN(c) * c.TK}>;
 `;
@@ -157,33 +186,33 @@ export function matmulWgsl(seg1: Segment, seg2: Segment | null, accumulate = fal
 }
 
 /** Outputs OUTA = αA·op(PA)·op(QA) and OUTB = αB·op(PB)·op(QB). */
-export function groupedMatmulWgsl(a: Segment, b: Segment): string {
+export function groupedMatmulWgsl(a: Segment, b: Segment, cfg: TileConfig = MM): string {
   const dA = { m: 'uniforms.mA', n: 'uniforms.nA', k: 'uniforms.kA' };
   const dB = { m: 'uniforms.mB', n: 'uniforms.nB', k: 'uniforms.kB' };
-  const ij = `i * ${MM.RN} + j`;
+  const ij = `i * ${cfg.RN} + j`;
   return /* wgsl */ `
-${sharedTiles(MM)}
+${sharedTiles(cfg)}
 var<workgroup> tileIndex : i32;
 
 fn main() {
-  ${laneIds(MM)}
+  ${laneIds(cfg)}
   if (tid == 0) {
     tileIndex = i32(workgroupId.x);
   }
   // Through workgroup memory so that the branch below is uniform (it holds barriers).
   let t = workgroupUniformLoad(&tileIndex);
-  var acc : array<f32, ${MM.RM * MM.RN}>;
+  var acc : array<f32, ${cfg.RM * cfg.RN}>;
   if (t < uniforms.tilesA) {
-    let col0 = (t % uniforms.tilesAN) * ${tileN(MM)};
-    let row0 = (t / uniforms.tilesAN) * ${tileM(MM)};
-    ${segment(a, dA, 'acc')}
-    ${store('OUTA', dA, `uniforms.alphaA * acc[${ij}]`)}
+    let col0 = (t % uniforms.tilesAN) * ${tileN(cfg)};
+    let row0 = (t / uniforms.tilesAN) * ${tileM(cfg)};
+    ${segment(a, dA, 'acc', cfg)}
+    ${store('OUTA', dA, `uniforms.alphaA * acc[${ij}]`, undefined, cfg)}
   } else {
     let tb = t - uniforms.tilesA;
-    let col0 = (tb % uniforms.tilesBN) * ${tileN(MM)};
-    let row0 = (tb / uniforms.tilesBN) * ${tileM(MM)};
-    ${segment(b, dB, 'acc')}
-    ${store('OUTB', dB, `uniforms.alphaB * acc[${ij}]`)}
+    let col0 = (tb % uniforms.tilesBN) * ${tileN(cfg)};
+    let row0 = (tb / uniforms.tilesBN) * ${tileM(cfg)};
+    ${segment(b, dB, 'acc', cfg)}
+    ${store('OUTB', dB, `uniforms.alphaB * acc[${ij}]`, undefined, cfg)}
   }
 }
 `;
@@ -195,7 +224,7 @@ fn main() {
  * columns are split over the A buffers on load and over the outputs U_p [M, r] on store.
  * Uniforms: dimM, dimN (= parts·r), dimK, rank.
  */
-export function loraDownWgsl(parts: number): string {
+export function loraDownWgsl(parts: number, cfg: TileConfig = MM, vecX = false): string {
   const pick = (n: string, f: (p: number) => string) =>
     Array.from({ length: parts }, (_, p) => (p === parts - 1 ? `{ ${f(p)} }` : `if (${n} < ${p + 1} * uniforms.rank) { ${f(p)} } else `)).join('');
   const seg: Segment = {
@@ -204,6 +233,7 @@ export function loraDownWgsl(parts: number): string {
     transP: false,
     transQ: true,
     readQ: (k, n) => `readA(${k}, ${n})`,
+    vecP: vecX,
   };
   const d = { m: 'uniforms.dimM', n: 'uniforms.dimN', k: 'uniforms.dimK' };
   const helpers = /* wgsl */ `
@@ -216,5 +246,5 @@ fn writeU(row : i32, n : i32, v : f32) {
   let c = n % uniforms.rank;
   ${pick('n', (p) => `U${p}[row * uniforms.rank + c] = v;`)}
 }`;
-  return tiledProduct([{ seg, d, acc: 'acc' }], store('', d, `acc[i * ${MM.RN} + j]`, (row, col, value) => `writeU(${row}, ${col}, ${value});`), helpers);
+  return tiledProduct([{ seg, d, acc: 'acc' }], store('', d, `acc[i * ${cfg.RN} + j]`, (row, col, value) => `writeU(${row}, ${col}, ${value});`, cfg), helpers, cfg);
 }

@@ -32,6 +32,8 @@ export interface Program {
   /** True: `main(index)` gets the flat invocation index; false: `main()` and 2-D/3-D ids. */
   flat: boolean;
   code: string;
+  /** Float32 inputs bound as array<vec4<f32>> (16-byte loads): the caller checks each is read in aligned groups of 4. */
+  vec4?: readonly string[];
 }
 
 const WGSL_TYPE: Record<Uniform['type'], string> = { int32: 'i32', float32: 'f32', uint32: 'u32' };
@@ -59,7 +61,10 @@ export function shaderSource(p: Program): string {
   const lines = [`struct Uniforms { ${uniformFields(p)} };`];
   let binding = 0;
   for (const name of Object.keys(p.outputs)) lines.push(`@group(0) @binding(${binding++}) var<storage, read_write> ${name} : array<f32>;`);
-  for (const [name, t] of Object.entries(p.inputs)) lines.push(`@group(0) @binding(${binding++}) var<storage, read> ${name} : array<${elementType(t, p.name)}>;`);
+  for (const [name, t] of Object.entries(p.inputs)) {
+    const type = p.vec4?.includes(name) && elementType(t, p.name) === 'f32' ? 'vec4<f32>' : elementType(t, p.name);
+    lines.push(`@group(0) @binding(${binding++}) var<storage, read> ${name} : array<${type}>;`);
+  }
   lines.push(`@group(0) @binding(${binding}) var<uniform> uniforms : Uniforms;`);
   const [x, y, z] = p.workgroupSize;
   const call = p.flat

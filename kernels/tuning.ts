@@ -17,6 +17,12 @@ export const TILE_CANDIDATES: readonly TileConfig[] = [
   { WX: 16, WY: 16, RM: 8, RN: 4, TK: 8 }, // 128×64
   { WX: 16, WY: 16, RM: 4, RN: 8, TK: 8 }, // 64×128
   { WX: 16, WY: 16, RM: 8, RN: 8, TK: 8 }, // 128×128: most reuse per load, most registers
+  // Register-blocked (matmul-vec4.wgsl.ts): 4 × 4 blocks per lane, vec4 loads, prefetch, unrolled.
+  { WX: 16, WY: 16, RM: 8, RN: 8, TK: 8, vec4: true }, // 128×128
+  { WX: 16, WY: 16, RM: 8, RN: 4, TK: 16, vec4: true }, // 128×64
+  { WX: 16, WY: 16, RM: 4, RN: 8, TK: 16, vec4: true }, // 64×128
+  { WX: 16, WY: 16, RM: 4, RN: 4, TK: 16, vec4: true }, // 64×64
+  { WX: 8, WY: 8, RM: 8, RN: 8, TK: 8, vec4: true }, // 64×64 with 64 lanes of 8×8
 ];
 
 export interface MatmulProblem {

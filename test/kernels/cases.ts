@@ -18,7 +18,7 @@ import { newVariable } from '../../src/engine/variables';
 import { ATTENTION, ATTENTION_GRAD_KV, ATTENTION_GRAD_Q, ATTENTION_STATS } from '../../kernels/attention';
 import { maxRelativeError } from '../helpers/numerics';
 import { clearTuning, TILE_CANDIDATES, tileFor, tuneFrozenMatmuls } from '../../kernels';
-import { matmulWithTile } from '../../kernels/matmul';
+import { groupedMatmul, loraDown, matmulWithTile, plain, transposed } from '../../kernels/matmul';
 import { tileKey } from '../../kernels/matmul.wgsl';
 import { mulberry32 } from '../../src/engine/rng';
 
@@ -373,6 +373,13 @@ export function kernelSuites(): void {
       [37, 70, 45, false, true],
       [5, 129, 64, false, false],
       [130, 17, 200, false, true],
+      // vec4 tiles: interior tiles (unchecked reads, K a multiple of every TK) beside edge tiles,
+      // every operand read as vec4s …
+      [260, 200, 48, false, false],
+      [200, 136, 32, true, true],
+      // … and the scalar fallback where the contiguous axis is not a multiple of 4 (P's M, Q's K).
+      [131, 132, 36, true, true],
+      [133, 140, 37, false, true],
     ])('every candidate tile: m %i, n %i, k %i (P transposed %s, Q transposed %s) equals tf.matMul', async (m, n, k, transP, transQ) => {
       const p = rand(transP ? [k, m] : [m, k], 51) as tf.Tensor2D;
       const q = rand(transQ ? [n, k] : [k, n], 52) as tf.Tensor2D;
@@ -383,6 +390,26 @@ export function kernelSuites(): void {
         out.dispose();
       }
       tf.dispose([p, q]);
+    });
+
+    it('the grouped product (dA with dB) and the LoRA down-projection on every candidate tile equal tf.matMul', async () => {
+      // 130 tokens, in 68, out 37, r 8: column tiles that straddle the down-projection's parts.
+      const [du, xd, dy, u] = [rand([130, 8], 61), rand([130, 68], 62), rand([130, 37], 63), rand([130, 8], 64)] as tf.Tensor2D[];
+      const as = [rand([8, 68], 65), rand([8, 68], 66), rand([8, 68], 67)] as tf.Tensor2D[];
+      const refs = tf.tidy(() => [tf.matMul(du, xd, true, false), tf.matMul(dy, u, true, false).mul(0.5), ...as.map((a) => tf.matMul(xd, a, false, true))]);
+      const [refA, refB, ...refU] = (await Promise.all(refs.map((r) => r.data()))) as Float32Array[];
+      tf.dispose(refs);
+      const backend = tf.backend();
+      const asTensor = (info: tf.TensorInfo) => tf.engine().makeTensorFromTensorInfo(info);
+      for (const cfg of TILE_CANDIDATES) {
+        const [da, db] = groupedMatmul(backend, { p: transposed(du), q: plain(xd), alpha: 1 }, { p: transposed(dy), q: plain(u), alpha: 0.5 }, cfg).map(asTensor);
+        expect(maxRelativeError(refA, (await da.data()) as Float32Array), `dA ${tileKey(cfg)}`).toBeLessThan(1e-5);
+        expect(maxRelativeError(refB, (await db.data()) as Float32Array), `dB ${tileKey(cfg)}`).toBeLessThan(1e-5);
+        const us = loraDown(backend, xd, as, cfg).map(asTensor);
+        for (let p = 0; p < as.length; p++) expect(maxRelativeError(refU[p], (await us[p].data()) as Float32Array), `U${p} ${tileKey(cfg)}`).toBeLessThan(1e-5);
+        tf.dispose([da, db, ...us]);
+      }
+      tf.dispose([du, xd, dy, u, ...as]);
     });
 
     it('tuning picks a measured tile per problem, and the LoRA linear still equals stock with it', async () => {
