@@ -1,0 +1,117 @@
+// The fused decode step (kernels/decode.ts through src/engine/generate/decode-session.ts) on Dawn
+// over SwiftShader: logits equal recomputing the whole sequence within 1e-4 for the tiny llama,
+// qwen2 and qwen3 configs — no adapter, an adapter on every row, and mixed base/tuned rows of
+// different (left-padded) prompt lengths — several steps past the prompt; exactly 5 dispatches per
+// layer + 2 per step and a flat tensor count; stories260K greedy equals reference_greedy.json.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tf } from '../../src/engine/tf';
+import { initBackend } from '../../src/engine/backend';
+import { createDecoder } from '../../src/engine/model/load';
+import { parseModelConfig } from '../../src/engine/model/config';
+import { disposeWeights } from '../../src/engine/model/weights';
+import { disposeAdapter } from '../../src/engine/lora/lora';
+import { createDecodeSession } from '../../src/engine/generate/decode-session';
+import { argmax } from '../../src/engine/generate/sampling';
+import { TINY_LLAMA3, TINY_QWEN2, TINY_QWEN3, randomWeights, type HubConfig } from '../helpers/random-model';
+import { randomIds } from '../helpers/model-forward';
+import { changingAdapter, checkDecode, type DecodeCase } from '../helpers/decode-check';
+import { dawnSwiftShader } from '../helpers/backend-suite';
+import { loadStories, referenceGreedy } from '../helpers/stories';
+
+beforeAll(async () => {
+  await dawnSwiftShader();
+  const info = await initBackend({ prefer: 'webgpu', kernels: 'fused' });
+  expect(info.name).toBe('webgpu');
+  expect(info.kernels).toBe('fused');
+});
+
+describe.each([
+  ['llama (llama3 rope scaling)', TINY_LLAMA3],
+  ['qwen2 (q/k/v bias)', TINY_QWEN2],
+  ['qwen3 (q/k norm, head_dim 16)', TINY_QWEN3],
+] as [string, HubConfig][])('fused decode step, tiny %s', (_, raw) => {
+  const config = parseModelConfig({ ...raw });
+  const weights = randomWeights(config, 11, { std: 0.3, normJitter: 0.3 });
+  const model = createDecoder(config, weights);
+  const perStep = 5 * config.numLayers + 2;
+  afterAll(() => {
+    model.dispose();
+    disposeWeights(weights);
+  });
+
+  const run = async (c: Omit<DecodeCase, 'seed' | 'steps'>) => {
+    const out = await checkDecode(model, { ...c, steps: 5, seed: 3 });
+    expect(out.fused).toBe(true);
+    expect(out.maxError).toBeLessThan(1e-4);
+    expect(out.dispatches).toEqual(new Array(5).fill(perStep));
+    expect(new Set(out.tensors).size, `tensors per step ${out.tensors}`).toBe(1);
+    return out;
+  };
+
+  it('batch 1 without an adapter', async () => {
+    await run({ prompts: [randomIds(6, config.vocabSize, 1)], adapterRows: [false], adapter: null });
+  });
+
+  it('batch 1 with an adapter (r 4 on every linear, non-zero B)', async () => {
+    const adapter = changingAdapter(model, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], 4, 5);
+    try {
+      const out = await run({ prompts: [randomIds(6, config.vocabSize, 2)], adapterRows: [true], adapter });
+      expect(out.adapterChanged).toBe(true);
+    } finally {
+      disposeAdapter(adapter);
+    }
+  });
+
+  it('3 rows, base and tuned mixed, prompts of 5, 2 and 7 tokens (left-padded)', async () => {
+    const adapter = changingAdapter(model, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], 4, 6);
+    try {
+      const prompts = [5, 2, 7].map((n, i) => randomIds(n, config.vocabSize, 10 + i));
+      const out = await run({ prompts, adapterRows: [true, false, true], adapter });
+      expect(out.adapterChanged).toBe(true);
+    } finally {
+      disposeAdapter(adapter);
+    }
+  });
+
+  it('2 rows, the same prompt base and tuned, an adapter on q/v only (r 8)', async () => {
+    const adapter = changingAdapter(model, ['q_proj', 'v_proj'], 8, 7);
+    try {
+      const prompt = randomIds(4, config.vocabSize, 20);
+      const out = await run({ prompts: [prompt, prompt], adapterRows: [false, true], adapter });
+      expect(out.adapterChanged).toBe(true);
+    } finally {
+      disposeAdapter(adapter);
+    }
+  });
+});
+
+describe('stories260K through the fused decode step', () => {
+  it('greedy output equals reference_greedy.json, in 1 row and in each of 2 rows', async () => {
+    const m = await loadStories();
+    const ref = await referenceGreedy();
+    try {
+      const n = ref.greedy_ids.length - ref.prompt_ids.length;
+      for (const rows of [1, 2]) {
+        const s = createDecodeSession(m.model, { rows, capacity: ref.greedy_ids.length, adapter: null });
+        expect(s.fused).toBe(true);
+        const seqs = Array.from({ length: rows }, () => [...ref.prompt_ids]);
+        let logits = s.prefill(seqs);
+        for (let i = 0; i < n; i++) {
+          const data = (await logits.data()) as Float32Array;
+          logits.dispose();
+          const ids = seqs.map((seq, r) => {
+            const id = argmax(data.subarray(r * m.config.vocabSize, (r + 1) * m.config.vocabSize));
+            seq.push(id);
+            return id;
+          });
+          if (i < n - 1) logits = s.step(ids);
+        }
+        s.dispose();
+        for (const seq of seqs) expect(seq).toEqual(ref.greedy_ids);
+      }
+      expect(tf.getBackend()).toBe('webgpu');
+    } finally {
+      m.model.dispose();
+    }
+  });
+});
