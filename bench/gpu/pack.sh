@@ -11,7 +11,7 @@
 #   .gpu-bundle/app/               bench.mjs (bench/run.ts bundled by esbuild), table.mjs,
 #                                   adapter.mjs, the wasm backend's .wasm files
 #   .gpu-bundle/models/stories260K the real model (read by path by the bench)
-#   .gpu-bundle/debs/              libvulkan1 .deb, for a machine without a Vulkan loader
+#   .gpu-bundle/debs/              the Vulkan loader + glvnd/EGL/GLX .debs NVIDIA's ICD needs
 #   .gpu-bundle/sources.sha256     every repo file bundled, so run.sh can refuse a stale bundle
 #   .gpu-bundle/git.json           commit + dirty at pack time (the bundle has no git there)
 set -euo pipefail
@@ -84,16 +84,21 @@ npx tsx src/cli/main.ts train "${JOB_FLAGS[@]}" --backend wasm --out "$B/job-che
 npx tsx src/cli/main.ts export-job "${JOB_FLAGS[@]}" --out "$B/job-check/job" >/dev/null
 rm -f "$B/job-check/weblora/adapter_model.safetensors"
 
-# 5. The Vulkan loader (libvulkan1), in case the machine has none (see /work/.library/device/README.md).
-if ! ls "$B"/debs/libvulkan1_*.deb >/dev/null 2>&1; then
-  if ls .gl/libvulkan1_*.deb >/dev/null 2>&1; then cp .gl/libvulkan1_*.deb "$B/debs/"
-  else
-    o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
-    mkdir -p /tmp/amd64/partial
-    # shellcheck disable=SC2086
-    { apt-get $o update -qq && (cd "$B/debs" && apt-get $o download libvulkan1); } \
-      || echo "pack.sh: WARNING: could not download libvulkan1; run.sh then needs a Vulkan loader on the machine" >&2
-  fi
+# 5. The Vulkan loader and the GL/EGL libraries NVIDIA's ICD loads: on the H200 `libGLX_nvidia.so.0`
+# fails vkCreateInstance without the glvnd chain, and Dawn then finds no adapter (measured with only
+# libvulkan1). run.sh unpacks them with `dpkg -x`, so no package database is needed there.
+LOADER_DEBS=(libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
+missing=()
+for p in "${LOADER_DEBS[@]}"; do
+  if ls "$B"/debs/"${p}"_*.deb >/dev/null 2>&1; then continue; fi
+  if ls .gl/"${p}"_*.deb >/dev/null 2>&1; then cp .gl/"${p}"_*.deb "$B/debs/"; else missing+=("$p"); fi
+done
+if ((${#missing[@]})); then
+  o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+  mkdir -p /tmp/amd64/partial
+  # shellcheck disable=SC2086
+  { apt-get $o update -qq && (cd "$B/debs" && apt-get $o download "${missing[@]}"); } \
+    || echo "pack.sh: WARNING: could not download ${missing[*]}; run.sh then needs them on the machine" >&2
 fi
 
 # 6. What the reports' git field says there (the bundle runs outside any git checkout).

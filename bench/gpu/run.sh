@@ -75,10 +75,15 @@ ln -sfn "$B/models/stories260K" "$WORK/shared/models/stories260K"
 # --- The GPU: driver, Vulkan loader and ICD, WebGPU adapter --------------------------------------
 if command -v nvidia-smi >/dev/null; then timeout 30 nvidia-smi || echo "nvidia-smi failed"; else echo "nvidia-smi: not found"; fi
 if has_phase webgpu; then
-  # Dawn dlopens libvulkan.so.1; the machine's image may lack it (debs from pack.sh or .gl/).
-  if ! ldconfig -p | grep 'libvulkan\.so\.1' >/dev/null; then
-    debs=("$B"/debs/*.deb .gl/*.deb)
-    for f in "${debs[@]}"; do if [ -f "$f" ]; then echo "installing $f"; dpkg -x "$f" /; fi; done
+  # Dawn dlopens libvulkan.so.1, and NVIDIA's ICD (libGLX_nvidia.so.0) needs the glvnd chain
+  # (libEGL, libGLX, libOpenGL, libGLdispatch…): with the loader alone vkCreateInstance fails and
+  # Dawn finds no adapter. Unpack whatever of it the machine lacks (debs from pack.sh or .gl/).
+  need=0
+  for lib in libvulkan.so.1 libEGL.so.1 libGLX.so.0 libOpenGL.so.0 libGLdispatch.so.0 libGL.so.1 libGLESv2.so.2; do
+    ldconfig -p | grep -F "$lib " >/dev/null || { echo "missing $lib"; need=1; }
+  done
+  if ((need)); then
+    for f in "$B"/debs/*.deb .gl/*.deb; do if [ -f "$f" ]; then echo "unpacking $(basename "$f")"; dpkg -x "$f" /; fi; done
     ldconfig
     ldconfig -p | grep 'libvulkan\.so\.1' >/dev/null || die "no Vulkan loader (libvulkan.so.1) and no .deb to install it"
   fi
