@@ -13,6 +13,8 @@ import { dispatch, submit } from './dispatch';
 import { defineGradient, defineKernel, noGradient, runKernel, runKernelMulti } from './register';
 import { MM, tileM, tileN } from './matmul.wgsl';
 import { combineWgsl, headGradWgsl, partialsWgsl, softmaxGradWgsl } from './cross-entropy.wgsl';
+import { isHalf, type FrozenWeight } from './half';
+import { needsFused } from './half-ops';
 
 export const LM_HEAD_CE = 'WebLoraLmHeadCrossEntropy';
 export const LM_HEAD_CE_GRAD = 'WebLoraLmHeadCrossEntropyGrad';
@@ -28,10 +30,16 @@ function chunkColumns(rows: number, vocab: number, chunkBytes: number): number {
   return Math.min(vocab, Math.max(TILE_N, fit));
 }
 
-/** A tiled product of m × n outputs over k (the matmul's default tile), columns from `v0`. */
-function tiled(name: string, inputs: Program['inputs'], outputs: Program['outputs'], [m, n, k, v0]: number[], code: string, extra: Program['uniforms'] = {}): Program {
+/** The head's [V, H]: W's shape, or `attrs.wShape` when W is halves (precision f16-base). */
+function headShape(w: tf.TensorInfo, half?: number[]): [number, number] {
+  return half ? [half[0], half[1]] : [w.shape[0], w.shape[1]];
+}
+
+/** A tiled product of m × n outputs over k (the matmul's default tile), columns from `v0`; W read from halves with `half`. */
+function tiled(name: string, inputs: Program['inputs'], outputs: Program['outputs'], [m, n, k, v0]: number[], code: string, extra: Program['uniforms'] = {}, half = false): Program {
   return {
-    name,
+    ...(half ? { half: ['W'], extensions: ['f16'] as const } : {}),
+    name: half ? `${name}_h` : name,
     outputs,
     inputs,
     uniforms: { dimM: i32(m), dimN: i32(n), dimK: i32(k), v0: i32(v0), ...extra },
@@ -43,11 +51,11 @@ function tiled(name: string, inputs: Program['inputs'], outputs: Program['output
 }
 
 /** PART [N, tiles, 3]: per logits tile and row, its max, Σ exp and target logit. */
-export function partialsProgram(h: tf.TensorInfo, w: tf.TensorInfo, labels: tf.TensorInfo): Program {
+export function partialsProgram(h: tf.TensorInfo, w: tf.TensorInfo, labels: tf.TensorInfo, half?: number[]): Program {
   const [n, hidden] = h.shape;
-  const vocab = w.shape[0];
+  const [vocab] = headShape(w, half);
   const tiles = Math.ceil(vocab / TILE_N);
-  return tiled('ce_partials', { HID: h, W: w, LABELS: labels }, { result: [n, tiles, 3] }, [n, vocab, hidden, 0], partialsWgsl(), { tiles: i32(tiles) });
+  return tiled('ce_partials', { HID: h, W: w, LABELS: labels }, { result: [n, tiles, 3] }, [n, vocab, hidden, 0], partialsWgsl(!!half), { tiles: i32(tiles) }, !!half);
 }
 
 /** LOSS [N] and LSE [N] from PART; one workgroup per row (rows fold into y past the x limit). */
@@ -67,22 +75,22 @@ export function combineProgram(part: tf.TensorInfo): Program {
 }
 
 /** G [N, cols] = dy ⊙ (softmax − onehot) over the vocabulary columns v0 … v0 + cols. */
-export function softmaxGradProgram(h: tf.TensorInfo, w: tf.TensorInfo, labels: tf.TensorInfo, lse: tf.TensorInfo, dy: tf.TensorInfo, v0: number, cols: number): Program {
+export function softmaxGradProgram(h: tf.TensorInfo, w: tf.TensorInfo, labels: tf.TensorInfo, lse: tf.TensorInfo, dy: tf.TensorInfo, v0: number, cols: number, half?: number[]): Program {
   const [n, hidden] = h.shape;
-  return tiled('ce_softmax_grad', { HID: h, W: w, LABELS: labels, LSE: lse, DY: dy }, { result: [n, cols] }, [n, cols, hidden, v0], softmaxGradWgsl());
+  return tiled('ce_softmax_grad', { HID: h, W: w, LABELS: labels, LSE: lse, DY: dy }, { result: [n, cols] }, [n, cols, hidden, v0], softmaxGradWgsl(!!half), {}, !!half);
 }
 
 /** dh [N, H] (+ ACC) = G·W[v0 … v0 + cols]. */
-export function headGradProgram(g: tf.TensorInfo, w: tf.TensorInfo, acc: tf.TensorInfo | null, v0: number): Program {
+export function headGradProgram(g: tf.TensorInfo, w: tf.TensorInfo, acc: tf.TensorInfo | null, v0: number, half?: number[]): Program {
   const [n, cols] = g.shape;
-  const hidden = w.shape[1];
+  const [, hidden] = headShape(w, half);
   const inputs = { G: g, W: w, ...(acc ? { ACC: acc } : {}) };
-  return tiled(`ce_head_grad${acc ? '_acc' : ''}`, inputs, { result: [n, hidden] }, [n, hidden, cols, v0], headGradWgsl(!!acc));
+  return tiled(`ce_head_grad${acc ? '_acc' : ''}`, inputs, { result: [n, hidden] }, [n, hidden, cols, v0], headGradWgsl(!!acc, !!half), {}, !!half);
 }
 
-defineKernel(LM_HEAD_CE, ({ inputs, backend }) => {
+defineKernel(LM_HEAD_CE, ({ inputs, backend, attrs }) => {
   const { h, w, labels } = inputs;
-  const [part] = dispatch(backend, partialsProgram(h, w, labels));
+  const [part] = dispatch(backend, partialsProgram(h, w, labels, attrs.wShape as number[] | undefined));
   const out = dispatch(backend, combineProgram(part));
   (backend as tf.KernelBackend).disposeData(part.dataId);
   return out;
@@ -92,12 +100,13 @@ defineKernel(LM_HEAD_CE_GRAD, ({ inputs, backend, attrs }) => {
   const { h, w, labels, lse, dy } = inputs;
   const b = backend as tf.KernelBackend;
   const n = h.shape[0];
-  const vocab = w.shape[0];
+  const half = attrs.wShape as number[] | undefined;
+  const [vocab] = headShape(w, half);
   const vc = chunkColumns(n, vocab, attrs.chunkBytes as number);
   let dh: tf.TensorInfo | null = null;
   for (let v0 = 0; v0 < vocab; v0 += vc) {
-    const [g] = dispatch(backend, softmaxGradProgram(h, w, labels, lse, dy, v0, Math.min(vc, vocab - v0)));
-    const [next] = dispatch(backend, headGradProgram(g, w, dh, v0));
+    const [g] = dispatch(backend, softmaxGradProgram(h, w, labels, lse, dy, v0, Math.min(vc, vocab - v0), half));
+    const [next] = dispatch(backend, headGradProgram(g, w, dh, v0, half));
     b.disposeData(g.dataId);
     if (dh) b.disposeData(dh.dataId);
     dh = next;
@@ -116,7 +125,7 @@ defineGradient({
     const [dy] = dys as tf.Tensor[];
     const [h, w, labels, lse] = saved;
     return {
-      h: () => runKernel(LM_HEAD_CE_GRAD, { h, w, labels, lse, dy }, { chunkBytes: attrs.chunkBytes as number }),
+      h: () => runKernel(LM_HEAD_CE_GRAD, { h, w, labels, lse, dy }, { chunkBytes: attrs.chunkBytes as number, ...(attrs.wShape ? { wShape: attrs.wShape as number[] } : {}) }),
       w: noGradient(LM_HEAD_CE, 'w'),
       labels: noGradient(LM_HEAD_CE, 'labels'),
     };
@@ -137,14 +146,16 @@ function lmHeadCrossEntropyStock(h: tf.Tensor2D, w: tf.Tensor2D, labels: Int32Ar
  * −log softmax(h·Wᵀ)[label] per row, for h [N, H], the frozen head W [V, H] and N labels in
  * [0, V). Fused on webgpu in kernel mode 'fused' (no gradient for W), stock otherwise.
  */
-export function lmHeadCrossEntropy(h: tf.Tensor2D, w: tf.Tensor2D, labels: Int32Array, opts: { chunkBytes?: number } = {}): tf.Tensor1D {
+export function lmHeadCrossEntropy(h: tf.Tensor2D, w: FrozenWeight, labels: Int32Array, opts: { chunkBytes?: number } = {}): tf.Tensor1D {
   const [n, hidden] = h.shape;
   const vocab = w.shape[0];
   if (w.shape[1] !== hidden) throw new Error(`lmHeadCrossEntropy: head ${w.shape} does not match hidden states ${h.shape}`);
   if (labels.length !== n) throw new Error(`lmHeadCrossEntropy: ${labels.length} labels for ${n} rows`);
   const bad = labels.findIndex((l) => !(l >= 0 && l < vocab));
   if (bad >= 0) throw new Error(`lmHeadCrossEntropy: label ${labels[bad]} of row ${bad} is outside the vocabulary [0, ${vocab})`);
-  if (!fusedActive()) return lmHeadCrossEntropyStock(h, w, labels);
-  const [loss] = runKernelMulti(LM_HEAD_CE, { h, w, labels: tf.tensor1d(labels, 'int32') }, { chunkBytes: opts.chunkBytes ?? DEFAULT_CHUNK_BYTES });
+  if (isHalf(w)) needsFused('lmHeadCrossEntropy', w);
+  else if (!fusedActive()) return lmHeadCrossEntropyStock(h, w as tf.Tensor2D, labels);
+  const head: { w: tf.Tensor; attrs: tf.NamedAttrMap } = isHalf(w) ? { w: w.packed, attrs: { wShape: w.shape } } : { w, attrs: {} };
+  const [loss] = runKernelMulti(LM_HEAD_CE, { h, w: head.w, labels: tf.tensor1d(labels, 'int32') }, { chunkBytes: opts.chunkBytes ?? DEFAULT_CHUNK_BYTES, ...head.attrs });
   return loss as tf.Tensor1D;
 }

@@ -20,19 +20,22 @@ const TILE_N = tileN(MM);
 // The float32 lowest, as a starting maximum: -inf arithmetic is not guaranteed in WGSL.
 const LOWEST = '-3.40282e38';
 
+/** W read as float32: as is, or from halves (precision f16-base, W bound as array<f16>). */
+const readW = (half: boolean, index: string) => (half ? `f32(W[${index}])` : `W[${index}]`);
+
 /** z = h·Wᵀ, rows of W offset by `uniforms.v0` and limited to the chunk's `uniforms.dimN`. */
-const logitsSegment: Segment = {
+const logitsSegment = (half: boolean): Segment => ({
   p: 'HID',
   q: '',
   transP: false,
   transQ: true,
-  readQ: (k, n) => `W[(uniforms.v0 + ${n}) * uniforms.dimK + ${k}]`,
-};
+  readQ: (k, n) => readW(half, `(uniforms.v0 + ${n}) * uniforms.dimK + ${k}`),
+});
 
 const dims = { m: 'uniforms.dimM', n: 'uniforms.dimN', k: 'uniforms.dimK' };
 
 /** PART [N, tiles, 3]. Uniforms: dimM (N), dimN (V), dimK (H), v0 (0), tiles. */
-export function partialsWgsl(): string {
+export function partialsWgsl(half = false): string {
   const helpers = /* wgsl */ `var<workgroup> red : array<f32, ${TILE_M * WX}>;`;
   const epilogue = /* wgsl */ `
   let tile = i32(workgroupId.x);
@@ -78,7 +81,7 @@ export function partialsWgsl(): string {
     }
   }
 `;
-  return tiledProduct([{ seg: logitsSegment, d: dims, acc: 'acc' }], epilogue, helpers);
+  return tiledProduct([{ seg: logitsSegment(half), d: dims, acc: 'acc' }], epilogue, helpers);
 }
 
 /** LOSS [N] and LSE [N] from PART; one workgroup of `wg` lanes per row. Uniforms: rows, tiles. */
@@ -133,9 +136,9 @@ fn main() {
  * G [N, Vc] = DY ⊙ (softmax − onehot) over the vocabulary columns v0 … v0 + Vc.
  * Uniforms: dimM (N), dimN (Vc), dimK (H), v0.
  */
-export function softmaxGradWgsl(): string {
+export function softmaxGradWgsl(half = false): string {
   return tiledProduct(
-    [{ seg: logitsSegment, d: dims, acc: 'acc' }],
+    [{ seg: logitsSegment(half), d: dims, acc: 'acc' }],
     store('result', dims, `acc[i * ${RN} + j]`, (row, col, value) => `
         var g = exp(${value} - LSE[${row}]);
         if (LABELS[${row}] == uniforms.v0 + ${col}) { g = g - 1.0; }
@@ -144,7 +147,7 @@ export function softmaxGradWgsl(): string {
 }
 
 /** dh [N, H] (+ ACC) = G·W_c, W_c = rows v0 … v0 + Vc of W. Uniforms: dimM (N), dimN (H), dimK (Vc), v0. */
-export function headGradWgsl(accumulate: boolean): string {
-  const seg: Segment = { p: 'G', q: '', transP: false, transQ: false, readQ: (k, n) => `W[(uniforms.v0 + ${k}) * uniforms.dimN + ${n}]` };
+export function headGradWgsl(accumulate: boolean, half = false): string {
+  const seg: Segment = { p: 'G', q: '', transP: false, transQ: false, readQ: (k, n) => readW(half, `(uniforms.v0 + ${k}) * uniforms.dimN + ${n}`) };
   return tiledProduct([{ seg, d: dims, acc: 'acc' }], store('result', dims, (accumulate ? 'ACC[row * uniforms.dimN + col] + ' : '') + `acc[i * ${RN} + j]`));
 }

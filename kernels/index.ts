@@ -13,6 +13,8 @@ export { ropeQkv } from './rope';
 export { causalAttention, type AttentionOptions } from './attention';
 export { lmHeadCrossEntropy, DEFAULT_CHUNK_BYTES } from './cross-entropy';
 export { selectRows } from './select-rows';
+export { embedding } from './half-ops';
+export { HalfWeight, isHalf, type FrozenWeight } from './half';
 export { sampleOnDevice, type DeviceSampling } from './sample';
 export { clippedAdamw, adamwStock, clipByGlobalNorm, globalNormSquared, type AdamWSlot, type AdamWHyper } from './adamw';
 export { tuneFrozenMatmuls } from './matmul';

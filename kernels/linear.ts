@@ -6,6 +6,8 @@
 import { tf } from '../src/engine/tf';
 import { fusedActive } from './active';
 import { loraLinearFused, loraLinearGroupFused } from './lora-linear';
+import { isHalf, type FrozenWeight } from './half';
+import { linearHalf, needsFused } from './half-ops';
 
 /** The trainable low-rank branch of a linear. */
 export interface LoraBranch {
@@ -23,16 +25,19 @@ export interface LoraBranch {
   rowMask?: tf.Tensor;
 }
 
-/** A linear's parameters: the frozen W [out, in], its bias [out], its LoRA branch. */
+/** A linear's parameters: the frozen W [out, in] (float32, or halves under f16-base), its bias [out], its LoRA branch. */
 export interface Dense {
-  w: tf.Tensor;
+  w: FrozenWeight;
   bias?: tf.Tensor;
   lora?: LoraBranch;
 }
 
 /** x [..., in] -> [..., out]. */
 export function linear(x: tf.Tensor, d: Dense): tf.Tensor {
-  if (!d.lora || !fusedActive()) return linearStock(x, d);
+  if (isHalf(d.w)) {
+    needsFused('linear', d.w);
+    if (!d.lora) return d.bias ? linearHalf(x, d.w).add(d.bias) : linearHalf(x, d.w);
+  } else if (!d.lora || !fusedActive()) return linearStock(x, { ...d, w: d.w });
   const y = loraLinearFused(x, d.w, d.lora.a, d.lora.b, d.lora.scaling, dropped(x, d.lora));
   return d.bias ? y.add(d.bias) : y;
 }
@@ -63,7 +68,7 @@ function dropped(x: tf.Tensor, lora: LoraBranch): tf.Tensor {
   return xd.reshape([rows, -1]).mul(lora.rowMask.reshape([rows, 1])).reshape(x.shape);
 }
 
-function linearStock(x: tf.Tensor, { w, bias, lora }: Dense): tf.Tensor {
+function linearStock(x: tf.Tensor, { w, bias, lora }: Dense & { w: tf.Tensor }): tf.Tensor {
   const rows = x.shape.slice(0, -1);
   let y = tf.matMul(x.reshape([-1, x.shape[x.rank - 1]]), w, false, true);
   if (bias) y = y.add(bias);

@@ -20,6 +20,9 @@
 import { tf } from '../src/engine/tf';
 import { groupedMatmul, loraDown, matmul, plain, transposed } from './matmul';
 import { defineGradient, defineKernel, noGradient, runKernel, runKernelMulti } from './register';
+import { isHalf, type FrozenWeight } from './half';
+import { MATMUL_HALF, needsFused } from './half-ops';
+import { matmulHalf } from './matmul-f16';
 
 export const LORA_LINEAR = 'WebLoraLoraLinear';
 export const LORA_LINEAR_DROPOUT = 'WebLoraLoraLinearDropout';
@@ -32,20 +35,25 @@ export const LORA_GRAD_U2 = 'WebLoraLoraGradU2';
 /** By the number of parts: the 2-part (gate/up) and 3-part (q/k/v) kernels. */
 export const LORA_LINEAR_GROUP: Record<number, string> = { 2: 'WebLoraLoraLinearGroup2', 3: 'WebLoraLoraLinearGroup3' };
 
-function forward(backend: object, x: tf.TensorInfo, xd: tf.TensorInfo, w: tf.TensorInfo, a: tf.TensorInfo, b: tf.TensorInfo, s: number): tf.TensorInfo[] {
+/** y = x·Wᵀ + s·u·Bᵀ in one pass; W is halves when `wShape` gives its shape (precision f16-base). */
+function frozenPlusLow(backend: object, x: tf.TensorInfo, w: tf.TensorInfo, u: tf.TensorInfo, b: tf.TensorInfo, s: number, wShape: number[] | undefined): tf.TensorInfo {
+  if (wShape) return matmulHalf(backend, x, { t: w, rows: wShape[0], cols: wShape[1] }, true, 1, { p: u, q: b, transQ: true, alpha: s });
+  return matmul(backend, { p: plain(x), q: transposed(w), alpha: 1 }, { p: plain(u), q: transposed(b), alpha: s });
+}
+
+function forward(backend: object, x: tf.TensorInfo, xd: tf.TensorInfo, w: tf.TensorInfo, a: tf.TensorInfo, b: tf.TensorInfo, attrs: tf.NamedAttrMap): tf.TensorInfo[] {
   const u = matmul(backend, { p: plain(xd), q: transposed(a), alpha: 1 });
-  const y = matmul(backend, { p: plain(x), q: transposed(w), alpha: 1 }, { p: plain(u), q: transposed(b), alpha: s });
-  return [y, u];
+  return [frozenPlusLow(backend, x, w, u, b, attrs.scaling as number, attrs.wShape as number[] | undefined), u];
 }
 
 defineKernel(LORA_LINEAR, ({ inputs, backend, attrs }) => {
   const { x, w, a, b } = inputs;
-  return forward(backend, x, x, w, a, b, attrs.scaling as number);
+  return forward(backend, x, x, w, a, b, attrs);
 });
 
 defineKernel(LORA_LINEAR_DROPOUT, ({ inputs, backend, attrs }) => {
   const { x, xd, w, a, b } = inputs;
-  return forward(backend, x, xd, w, a, b, attrs.scaling as number);
+  return forward(backend, x, xd, w, a, b, attrs);
 });
 
 // A general entry to the matmul for the gradients: inputs p1, q1 (and p2, q2), attrs with the
@@ -85,6 +93,13 @@ function mm(t1: Term, t2?: Term, acc?: tf.Tensor): tf.Tensor {
   return runKernel(LORA_MATMUL, inputs, attrs);
 }
 
+/** dy·W [+ du·A] [+ acc]: the input gradient, with W in halves when `wShape` is given. */
+function inputGrad(dy: tf.Tensor, w: tf.Tensor, wShape: unknown, low?: { du: tf.Tensor; a: tf.Tensor }, acc?: tf.Tensor): tf.Tensor {
+  if (!wShape) return mm({ p: dy, q: w }, low && { p: low.du, q: low.a }, acc);
+  const inputs: Record<string, tf.Tensor> = { p1: dy, w, ...(low ? { p2: low.du, q2: low.a } : {}), ...(acc ? { acc } : {}) };
+  return runKernel(MATMUL_HALF, inputs, { wShape: wShape as number[], transW: false, transQ2: false, alpha2: 1 });
+}
+
 function gradients(dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap, dropout: boolean) {
   // The engine hands the internal output u a host-side zero gradient; the op never
   // exposes u, so it is ignored (and never uploaded).
@@ -103,10 +118,10 @@ function gradients(dys: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.N
     b: () => db,
   };
   if (dropout) {
-    grads.x = () => mm({ p: g, q: w });
+    grads.x = () => inputGrad(g, w, attrs.wShape);
     grads.xd = () => mm({ p: du, q: a });
   } else {
-    grads.x = () => mm({ p: g, q: w }, { p: du, q: a });
+    grads.x = () => inputGrad(g, w, attrs.wShape, { du, a });
   }
   return grads;
 }
@@ -130,22 +145,31 @@ defineGradient({
  * dropped-out x the low-rank branch reads (default: x itself). Returns [..., out]. Called by
  * kernels/linear.ts, which decides when the fused kernels run.
  */
-export function loraLinearFused(x: tf.Tensor, w: tf.Tensor, a: tf.Tensor, b: tf.Tensor, scaling: number, xd: tf.Tensor = x): tf.Tensor {
+export function loraLinearFused(x: tf.Tensor, weight: FrozenWeight, a: tf.Tensor, b: tf.Tensor, scaling: number, xd: tf.Tensor = x): tf.Tensor {
   const inF = x.shape[x.rank - 1];
-  const [out, inW] = w.shape;
+  const [out, inW] = weight.shape;
   if (inW !== inF || a.shape[1] !== inF || b.shape[0] !== out || a.shape[0] !== b.shape[1]) {
-    throw new Error(`loraLinear: x ${x.shape}, W ${w.shape}, A ${a.shape}, B ${b.shape} do not fit`);
+    throw new Error(`loraLinear: x ${x.shape}, W ${weight.shape}, A ${a.shape}, B ${b.shape} do not fit`);
   }
+  if (isHalf(weight)) needsFused('loraLinear', weight);
+  const w = isHalf(weight) ? weight.packed : weight;
+  const attrs: tf.NamedAttrMap = isHalf(weight) ? { scaling, wShape: weight.shape } : { scaling };
   const flat = x.reshape([-1, inF]);
   const [y, u] =
     xd === x
-      ? runKernelMulti(LORA_LINEAR, { x: flat, w, a, b }, { scaling })
-      : runKernelMulti(LORA_LINEAR_DROPOUT, { x: flat, xd: xd.reshape([-1, inF]), w, a, b }, { scaling });
+      ? runKernelMulti(LORA_LINEAR, { x: flat, w, a, b }, attrs)
+      : runKernelMulti(LORA_LINEAR_DROPOUT, { x: flat, xd: xd.reshape([-1, inF]), w, a, b }, attrs);
   u.dispose();
   return y.reshape([...x.shape.slice(0, -1), out]);
 }
 
 // ---- 2 or 3 LoRA linears sharing their input ----
+
+/** Part p's [out, in] when the group's weights are halves (attrs.wShapes: every part's, flat). */
+const halfShape = (attrs: tf.NamedAttrMap, p: number): number[] | undefined => {
+  const s = attrs.wShapes as number[] | undefined;
+  return s ? [s[2 * p], s[2 * p + 1]] : undefined;
+};
 
 const groupInputs = (parts: number) => ['x', ...Array.from({ length: parts }, (_, p) => [`w${p}`, `a${p}`, `b${p}`]).flat()];
 
@@ -158,7 +182,7 @@ for (const parts of [2, 3]) {
       x,
       Array.from({ length: parts }, (_, p) => inputs[`a${p}`]),
     );
-    const ys = us.map((u, p) => matmul(backend, { p: plain(x), q: transposed(inputs[`w${p}`]), alpha: 1 }, { p: plain(u), q: transposed(inputs[`b${p}`]), alpha: s }));
+    const ys = us.map((u, p) => frozenPlusLow(backend, x, inputs[`w${p}`], u, inputs[`b${p}`], s, halfShape(attrs, p)));
     return [...ys, ...us];
   });
 
@@ -180,7 +204,7 @@ for (const parts of [2, 3]) {
         // The input gradient of every part, summed pass by pass in the matmul's accumulator.
         x: () => {
           let dx: tf.Tensor | undefined;
-          for (let p = 0; p < parts; p++) dx = mm({ p: dy[p], q: w(p) }, { p: du[p], q: a(p) }, dx);
+          for (let p = 0; p < parts; p++) dx = inputGrad(dy[p], w(p), halfShape(attrs, p), { du: du[p], a: a(p) }, dx);
           return dx!;
         },
       };
@@ -196,7 +220,7 @@ for (const parts of [2, 3]) {
 }
 
 interface LoraPart {
-  w: tf.Tensor;
+  w: FrozenWeight;
   a: tf.Tensor;
   b: tf.Tensor;
 }
@@ -215,8 +239,11 @@ export function loraLinearGroupFused(x: tf.Tensor, parts: LoraPart[], scaling: n
     }
   }
   const inputs: Record<string, tf.Tensor> = { x: x.reshape([-1, inF]) };
-  parts.forEach((p, i) => Object.assign(inputs, { [`w${i}`]: p.w, [`a${i}`]: p.a, [`b${i}`]: p.b }));
-  const out = runKernelMulti(LORA_LINEAR_GROUP[parts.length], inputs, { scaling });
+  parts.forEach((p, i) => Object.assign(inputs, { [`w${i}`]: isHalf(p.w) ? p.w.packed : p.w, [`a${i}`]: p.a, [`b${i}`]: p.b }));
+  const half = parts.map((p) => isHalf(p.w));
+  if (half.some(Boolean) && !half.every(Boolean)) throw new Error('loraLinearGroup: the parts are all float32 or all halves');
+  for (const p of parts) if (isHalf(p.w)) needsFused('loraLinearGroup', p.w);
+  const out = runKernelMulti(LORA_LINEAR_GROUP[parts.length], inputs, { scaling, ...(half[0] ? { wShapes: parts.flatMap((p) => p.w.shape) } : {}) });
   tf.dispose(out.slice(parts.length));
   return out.slice(0, parts.length).map((y, i) => y.reshape([...x.shape.slice(0, -1), parts[i].w.shape[0]]));
 }

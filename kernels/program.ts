@@ -34,6 +34,10 @@ export interface Program {
   code: string;
   /** Float32 inputs bound as array<vec4<f32>> (16-byte loads): the caller checks each is read in aligned groups of 4. */
   vec4?: readonly string[];
+  /** Int32 inputs that hold packed halves (kernels/half.ts), bound as array<f16>; needs the 'f16' extension. */
+  half?: readonly string[];
+  /** WGSL extensions the shader enables; with 'subgroups', main sees `subgroupLane` and `subgroupSize`. */
+  extensions?: readonly ('f16' | 'subgroups' | 'chromium_experimental_subgroup_matrix')[];
 }
 
 const WGSL_TYPE: Record<Uniform['type'], string> = { int32: 'i32', float32: 'f32', uint32: 'u32' };
@@ -62,22 +66,24 @@ export function shaderSource(p: Program): string {
   let binding = 0;
   for (const name of Object.keys(p.outputs)) lines.push(`@group(0) @binding(${binding++}) var<storage, read_write> ${name} : array<f32>;`);
   for (const [name, t] of Object.entries(p.inputs)) {
-    const type = p.vec4?.includes(name) && elementType(t, p.name) === 'f32' ? 'vec4<f32>' : elementType(t, p.name);
+    const type = p.half?.includes(name) && t.dtype === 'int32' ? 'f16' : p.vec4?.includes(name) && elementType(t, p.name) === 'f32' ? 'vec4<f32>' : elementType(t, p.name);
     lines.push(`@group(0) @binding(${binding++}) var<storage, read> ${name} : array<${type}>;`);
   }
   lines.push(`@group(0) @binding(${binding}) var<uniform> uniforms : Uniforms;`);
+  const enables = (p.extensions ?? []).map((e) => `enable ${e};\n`).join('');
+  const subgroups = p.extensions?.includes('subgroups');
   const [x, y, z] = p.workgroupSize;
   const call = p.flat
     ? `main(i32((WorkgroupId.z * NumWorkgroups.x * NumWorkgroups.y + WorkgroupId.y * NumWorkgroups.x + WorkgroupId.x) * ${x * y * z}u + LocalIndex));`
     : 'main();';
-  return `${lines.join('\n')}
+  return `${enables}${lines.join('\n')}
 
 var<private> localId : vec3<u32>;
 var<private> localIndex : u32;
 var<private> globalId : vec3<u32>;
 var<private> numWorkgroups : vec3<u32>;
 var<private> workgroupId : vec3<u32>;
-
+${subgroups ? 'var<private> subgroupLane : u32;\nvar<private> subgroupSize : u32;\n' : ''}
 ${p.code.trim()}
 
 @compute @workgroup_size(${x}, ${y}, ${z})
@@ -85,12 +91,12 @@ fn _start(@builtin(local_invocation_id) LocalId : vec3<u32>,
           @builtin(global_invocation_id) GlobalId : vec3<u32>,
           @builtin(local_invocation_index) LocalIndex : u32,
           @builtin(workgroup_id) WorkgroupId : vec3<u32>,
-          @builtin(num_workgroups) NumWorkgroups : vec3<u32>) {
+          @builtin(num_workgroups) NumWorkgroups : vec3<u32>${subgroups ? ',\n          @builtin(subgroup_invocation_id) SubgroupLane : u32,\n          @builtin(subgroup_size) SubgroupSize : u32' : ''}) {
   localId = LocalId;
   localIndex = LocalIndex;
   globalId = GlobalId;
   numWorkgroups = NumWorkgroups;
-  workgroupId = WorkgroupId;
+  workgroupId = WorkgroupId;${subgroups ? '\n  subgroupLane = SubgroupLane;\n  subgroupSize = SubgroupSize;' : ''}
   ${call}
 }
 `;

@@ -23,7 +23,9 @@ export interface NodeWebGPUOptions {
 export async function installNodeWebGPU(opts: NodeWebGPUOptions = {}): Promise<boolean> {
   const g = globalThis as { navigator?: { gpu?: unknown } };
   if (g.navigator?.gpu) return true;
-  if (opts.lavapipe && !process.env.VK_ICD_FILENAMES && existsSync(LAVAPIPE_ICD)) {
+  // Asked for by name, lavapipe wins over an ICD set in the environment (SwiftShader, usually).
+  if (opts.lavapipe) {
+    if (!existsSync(LAVAPIPE_ICD)) throw new Error(`lavapipe is not installed (${LAVAPIPE_ICD} is missing): apt-get install -t bookworm-backports mesa-vulkan-drivers`);
     process.env.VK_ICD_FILENAMES = LAVAPIPE_ICD;
   }
   if (opts.swiftshader && !process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) {

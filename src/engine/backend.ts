@@ -5,6 +5,8 @@ import { setKernelMode, type KernelMode } from '../../kernels/mode';
 import { activeKernels } from '../../kernels/active';
 import { patchWebGpuKernels } from './webgpu-addn';
 import { deviceFeatures, registerKernelDeviceBackend, type WebGpuFeature, type SubgroupMatrixConfig } from './webgpu-device';
+import { setPrecision, type Precision, type PrecisionChoice } from '../../kernels/precision';
+import { selectHalfMatmul, type FrozenMatmulPath } from '../../kernels/matmul-f16';
 
 export type BackendName = 'webgpu' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: readonly BackendName[] = ['webgpu', 'wasm', 'cpu'];
@@ -33,6 +35,12 @@ export interface BackendInfo {
   features?: WebGpuFeature[];
   /** WebGPU: the matrix shapes the adapter's matrix units multiply, where it lists any. */
   subgroupMatrixConfigs?: SubgroupMatrixConfig[];
+  /** The frozen base's precision models load in (kernels/precision.ts). */
+  precision: Precision;
+  /** What multiplies by the frozen weights: float32 tiles, or (f16-base) the SIMT f16 or subgroup-matrix kernel. */
+  frozenMatmul: FrozenMatmulPath;
+  /** Why the subgroup-matrix kernel is not used where the device offers matrix units. */
+  frozenMatmulNote?: string;
 }
 
 export interface BackendOptions {
@@ -46,6 +54,8 @@ export interface BackendOptions {
   kernels?: KernelMode;
   /** Let 'auto' pick a software GPU adapter (tests that want WebGPU on SwiftShader). */
   allowSoftwareGpu?: boolean;
+  /** The frozen base's precision (default 'fp32'); 'auto' takes 'f16-base' only where it runs (webgpu, shader-f16, fused kernels). */
+  precision?: PrecisionChoice;
 }
 
 const SOFTWARE_RENDERERS = /swiftshader|lavapipe|llvmpipe|softpipe|microsoft basic render|\bwarp\b/i;
@@ -102,13 +112,48 @@ export async function initBackend(opts: BackendOptions = {}): Promise<BackendInf
           : undefined;
       const device = name === 'webgpu' ? deviceFeatures() : undefined;
       const gpu = device ? { features: device.features, ...(device.subgroupMatrixConfigs.length ? { subgroupMatrixConfigs: device.subgroupMatrixConfigs } : {}) } : {};
-      return { name, requested, reason: describe(name, requested, failures, adapter), failures, adapter, kernels: activeKernels(), ...gpu, ...(warning ? { warning } : {}) };
+      const half = await choosePrecision(opts.precision ?? 'fp32', name, device?.features ?? []);
+      return { name, requested, reason: describe(name, requested, failures, adapter), failures, adapter, kernels: activeKernels(), ...gpu, ...half, ...(warning ? { warning } : {}) };
     } catch (e) {
       failures.push({ name, error: e instanceof Error ? e.message : String(e) });
     }
   }
+  if (failures.some((f) => f.error.startsWith(PRECISION_REFUSED))) throw new Error(failures.find((f) => f.error.startsWith(PRECISION_REFUSED))!.error);
   const detail = failures.map((f) => `${f.name}: ${f.error}`).join('; ');
   throw new Error(`no TF.js backend could start (${detail})`);
+}
+
+const PRECISION_REFUSED = 'precision f16-base';
+
+/**
+ * The frozen base's precision on the backend just started, and (f16-base) which half kernel
+ * multiplies: the subgroup-matrix one where it passes its self-check on this device.
+ */
+async function choosePrecision(
+  choice: PrecisionChoice,
+  name: BackendName,
+  features: readonly WebGpuFeature[],
+): Promise<Pick<BackendInfo, 'precision' | 'frozenMatmul' | 'frozenMatmulNote'>> {
+  const missing =
+    name !== 'webgpu'
+      ? `runs only on WebGPU, not ${name}`
+      : !features.includes('shader-f16')
+        ? "needs the GPU feature shader-f16, which this adapter does not offer (in Chrome on NVIDIA: --enable-dawn-features=vulkan_enable_f16_on_nvidia)"
+        : activeKernels() !== 'fused'
+          ? 'runs on the fused kernels only, not stock TF.js ops'
+          : null;
+  if (choice === 'fp32' || (choice === 'auto' && missing)) {
+    setPrecision('fp32');
+    return { precision: 'fp32', frozenMatmul: 'fp32' };
+  }
+  if (missing) {
+    setPrecision('fp32');
+    throw new Error(`${PRECISION_REFUSED} ${missing}; choose precision fp32`);
+  }
+  setPrecision('f16-base');
+  const device = deviceFeatures();
+  const picked = await selectHalfMatmul(device?.subgroupMatrixConfigs ?? [], device?.subgroupMaxSize);
+  return { precision: 'f16-base', frozenMatmul: picked.path, ...(picked.why ? { frozenMatmulNote: picked.why } : {}) };
 }
 
 function describe(

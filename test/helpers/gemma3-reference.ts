@@ -1,6 +1,7 @@
 // An independent reference for Gemma 3: transformers' modeling_gemma3.py (Gemma3TextModel,
 // eager attention) written out in float64 loops, one token at a time, reading only the raw
 // config.json (not the engine's ModelConfig) and the weights as the checkpoint holds them.
+import { float32Weight } from '../../kernels/half';
 import type { WeightMap } from '../../src/engine/model/weights';
 import type { HubConfig } from './random-model';
 import { linear64, rope64, type F64Weights } from './reference-decoder';
@@ -8,7 +9,7 @@ import { linear64, rope64, type F64Weights } from './reference-decoder';
 export type { F64Weights };
 
 export function referenceWeights(weights: WeightMap): F64Weights {
-  return new Map([...weights].map(([n, t]) => [n, Float64Array.from(t.dataSync())]));
+  return new Map([...weights].map(([n, t]) => [n, Float64Array.from(float32Weight(t).dataSync())]));
 }
 
 /** Gemma3RMSNorm: x · rsqrt(mean(x²) + eps) · (1 + w). */

@@ -2,6 +2,7 @@
 // users load (SmolLM2, Qwen2.5) without downloading gigabytes, and tiny configs switch on every
 // family feature (q/k/v bias, q/k norm, explicit head_dim, llama3 rope scaling) at a cost of
 // milliseconds.
+import { float32Weight } from '../../kernels/half';
 import { tf } from '../../src/engine/tf';
 import { expectedTensorShapes, parameterCount, parseModelConfig, type ModelConfig } from '../../src/engine/model/config';
 import { writeSafetensors } from '../../src/engine/model/safetensors';
@@ -227,7 +228,7 @@ export function randomTensors(
   }
   const weights = randomWeights(config, seed, opts);
   try {
-    return [...weights].map(([name, t]) => ({ name, shape: t.shape, data: t.dataSync() as Float32Array }));
+    return [...weights].map(([name, t]) => ({ name, shape: t.shape, data: float32Weight(t).dataSync() as Float32Array }));
   } finally {
     for (const t of weights.values()) t.dispose();
   }

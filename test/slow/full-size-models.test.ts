@@ -2,6 +2,7 @@
 // SmolLM2-135M and Qwen2.5-0.5B (bench/model-configs.json), a padded [2, 64] forward on the cpu
 // backend to finite logits, and Qwen's q/k/v biases each reaching the output. Minutes on cpu,
 // hence the slow lane; the same decoder's numerics on tiny configs are in test/unit/model-configs.test.ts.
+import { float32Weight } from '../../kernels/half';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf';
 import { parameterCount, parseModelConfig } from '../../src/engine/model/config';
@@ -67,7 +68,7 @@ describe.each([
       const base = new LlamaModel(view, weights);
       const before = await engineLogits(base, ids, mask);
       base.dispose();
-      const bumped = tf.tidy(() => weights.get(name)!.add(tf.randomNormal(weights.get(name)!.shape, 0, 1, 'float32', 5)));
+      const bumped = tf.tidy(() => float32Weight(weights.get(name)!).add(tf.randomNormal(weights.get(name)!.shape, 0, 1, 'float32', 5)));
       const changed = new LlamaModel(view, new Map(weights).set(name, bumped));
       const after = await engineLogits(changed, ids, mask);
       changed.dispose();

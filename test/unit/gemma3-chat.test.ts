@@ -1,5 +1,6 @@
 // Gemma 3's turns: the chat template's <end_of_turn> is what training teaches the model to
 // write after an answer, and what ends generation.
+import { float32Weight } from '../../kernels/half';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf';
 import { parseModelConfig } from '../../src/engine/model/config';
@@ -66,7 +67,7 @@ describe('generation on Gemma 3', () => {
     probe.dispose();
     const norm2 = h.reduce((s, x) => s + x * x, 0);
     const embed = weights.get('model.embed_tokens.weight')!;
-    const rows = (await embed.data()).slice() as Float32Array;
+    const rows = (await float32Weight(embed).data()).slice() as Float32Array;
     rows.set(h.map((x) => (10 * x) / norm2), END_OF_TURN * config.hiddenSize);
     embed.dispose();
     weights.set('model.embed_tokens.weight', tf.tensor2d(rows, [config.vocabSize, config.hiddenSize]));

@@ -2,6 +2,7 @@
 // family feature: llama with llama3 rope scaling, qwen2 q/k/v biases, qwen3 q/k norms with an
 // explicit head_dim; the published configs of the sizes users load parse to their shapes and
 // parameter counts. Forwards at those full sizes are in test/slow/full-size-models.test.ts.
+import { float32Weight } from '../../kernels/half';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf';
 import {
@@ -89,7 +90,7 @@ describe.each([
     const baseline = tf.memory().numTensors;
     // Large weights and jittered norms, so attention is far from uniform and every norm weight counts.
     const weights = randomWeights(config, 7, { std: 0.3, normJitter: 0.2 });
-    const w64: F64Weights = new Map([...weights].map(([n, t]) => [n, Float64Array.from(t.dataSync())]));
+    const w64: F64Weights = new Map([...weights].map(([n, t]) => [n, Float64Array.from(float32Weight(t).dataSync())]));
     const [a, b, c] = [randomIds(3, config.vocabSize, 1), randomIds(2, config.vocabSize, 2), randomIds(2, config.vocabSize, 3)];
     const model = new LlamaModel(config, weights);
     const { logits } = await engineLogits(model, [a, [...b, 0], [0, ...c]], [[1, 1, 1], [1, 1, 0], [0, 1, 1]]);

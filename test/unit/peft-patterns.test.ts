@@ -3,6 +3,7 @@
 // fields WebLoRA does not implement refused by name. The logits are checked against a float64
 // reference that applies PEFT's rules as written here (from peft/tuners/tuners_utils.py
 // check_target_module_exists and peft/utils/other.py get_pattern_key), and against the merged model.
+import { float32Weight } from '../../kernels/half';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf';
 import { parseModelConfig } from '../../src/engine/model/config';
@@ -131,7 +132,7 @@ describe('PEFT rank_pattern, alpha_pattern and layers_to_transform (tiny llama, 
   beforeAll(async () => {
     await tf.setBackend('cpu');
     const weights = randomWeights(config, 7, { std: 0.3, normJitter: 0.2 });
-    w64 = new Map([...weights].map(([n, t]) => [n, Float64Array.from(t.dataSync())]));
+    w64 = new Map([...weights].map(([n, t]) => [n, Float64Array.from(float32Weight(t).dataSync())]));
     model = new LlamaModel(config, weights);
   });
   afterAll(() => {

@@ -2,6 +2,7 @@
 // the adapter: the adapter and its checkpoints stay finite, nothing non-finite is exported, and
 // `weblora train` exits non-zero naming the step and the likely causes. Two ways in: a learning
 // rate that blows the weights up, and a NaN in the base model's weights.
+import { float32Weight } from '../../kernels/half';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -83,7 +84,7 @@ describe('non-finite training (stories260K, wasm)', () => {
 
   it('a NaN in the base weights stops at step 1 and blames the model; the adapter is untouched', async () => {
     const name = 'model.layers.2.mlp.down_proj.weight';
-    const original = m.model.weights.get(name)!;
+    const original = float32Weight(m.model.weights.get(name)!);
     const poisoned = tf.tidy(() => {
       const d = original.dataSync().slice();
       d[5] = Number.NaN;

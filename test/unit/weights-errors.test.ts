@@ -1,6 +1,7 @@
 // A checkpoint that does not fit its config.json must fail at load time with a message that names
 // the tensor (and the shapes) at fault, not deep inside a forward pass. Everything goes through
 // loadModel, the path the app and the CLI take, with a random tiny model held in memory.
+import { float32Weight } from '../../kernels/half';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf';
 import { parseModelConfig } from '../../src/engine/model/config';
@@ -49,7 +50,7 @@ describe('loadModel with a checkpoint that does not match config.json', () => {
     const m = await loadModel(randomModelParts(RAW, 1));
     const expected = randomWeights(config, 1);
     expect([...m.model.weights.keys()]).toEqual([...expected.keys()]);
-    for (const [name, t] of expected) expect(m.model.weights.get(name)!.dataSync()).toEqual(t.dataSync());
+    for (const [name, t] of expected) expect(float32Weight(m.model.weights.get(name)!).dataSync()).toEqual(float32Weight(t).dataSync());
     disposeWeights(expected);
     release(m);
     expect(tf.memory().numTensors).toBe(baseline);

@@ -7,6 +7,7 @@ import type { WeightMap } from './weights';
 import { loraBranch, type LoraAdapter } from '../lora/lora';
 import { ropeTable, type RopeTable } from './rope';
 import { linear, type Dense, type LoraBranch } from '../../../kernels';
+import { isHalf, type FrozenWeight } from '../../../kernels/half';
 
 /** Keys and values of earlier positions, per layer: [B, kvHeads, past, headDim]. */
 // A type alias, not an interface, so tf.tidy accepts it as a TensorContainer.
@@ -62,8 +63,8 @@ export abstract class Decoder {
   }
 
   /** The lm_head weight [vocab, hidden] (the embedding matrix when tied). */
-  headWeight(): tf.Tensor2D {
-    return this.w(this.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight') as tf.Tensor2D;
+  headWeight(): FrozenWeight {
+    return this.frozen(this.config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
   }
 
   /** Releases what the model derived from its weights (the weights themselves are the caller's). */
@@ -72,7 +73,15 @@ export abstract class Decoder {
     this.ropes.clear();
   }
 
+  /** A float32 weight (norms, biases: never stored in halves). */
   protected w(name: string): tf.Tensor {
+    const t = this.frozen(name);
+    if (isHalf(t)) throw new Error(`weight ${name} is stored in float16 (precision f16-base); this use needs it in float32`);
+    return t;
+  }
+
+  /** A matmul weight: float32, or halves under precision 'f16-base' (which only the kernels' ops take). */
+  protected frozen(name: string): FrozenWeight {
     const t = this.weights.get(name);
     if (!t) throw new Error(`weight ${name} is not loaded`);
     return t;
@@ -80,7 +89,7 @@ export abstract class Decoder {
 
   /** The linear module at `path` (e.g. "model.layers.0.mlp.up_proj") with its bias and LoRA branch. */
   protected dense(path: string, opts: ForwardOptions): Dense {
-    return { w: this.w(`${path}.weight`), bias: this.weights.get(`${path}.bias`), lora: this.rowsOf(loraBranch(opts.adapter, path, opts), opts.adapterRows) };
+    return { w: this.frozen(`${path}.weight`), bias: this.weights.has(`${path}.bias`) ? this.w(`${path}.bias`) : undefined, lora: this.rowsOf(loraBranch(opts.adapter, path, opts), opts.adapterRows) };
   }
 
   /** The branch for `adapterRows`: none when no row has the adapter, masked when some lack it. */

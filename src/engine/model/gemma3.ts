@@ -15,7 +15,7 @@ import { tf } from '../tf';
 import type { ModelConfig } from './config';
 import type { WeightMap } from './weights';
 import { Decoder, positionIds, type ForwardOptions, type ForwardResult, type PastKeyValues, type RopeSpec } from './decoder';
-import { causalAttention, geglu, linear, linears, residual, rmsNorm, ropeQkv, type Residual } from '../../../kernels';
+import { causalAttention, embedding, geglu, linear, linears, residual, rmsNorm, ropeQkv, type Residual } from '../../../kernels';
 
 /** The rotation and key window of one kind of layer. */
 interface LayerAttention {
@@ -67,7 +67,7 @@ export class Gemma3Model extends Decoder {
     const present: PastKeyValues = { keys: [], values: [] };
     // √hidden as a float32 scalar: the engine computes in float32, as transformers does for a
     // float32 model (a bfloat16 one rounds it to bfloat16 first: 25.25 instead of 25.298 at 640).
-    const embedded = tf.gather(this.w('model.embed_tokens.weight'), inputIds).mul(Math.sqrt(c.hiddenSize));
+    const embedded = embedding(this.frozen('model.embed_tokens.weight'), inputIds).mul(Math.sqrt(c.hiddenSize));
     let h = residual(embedded);
     for (let i = 0; i < c.numLayers; i++) {
       const p = `model.layers.${i}.`;

@@ -10,7 +10,7 @@
 // alone decides how each runs (stock TF.js or fused WGSL kernels) and where LoRA enters a linear.
 import { tf } from '../tf';
 import { Decoder, positionIds, type ForwardOptions, type ForwardResult, type PastKeyValues } from './decoder';
-import { causalAttention, linear, linears, residual, rmsNorm, ropeQkv, swiglu, type Residual } from '../../../kernels';
+import { causalAttention, embedding, linear, linears, residual, rmsNorm, ropeQkv, swiglu, type Residual } from '../../../kernels';
 
 export type { ForwardOptions, ForwardResult, PastKeyValues } from './decoder';
 
@@ -33,7 +33,7 @@ export class LlamaModel extends Decoder {
     const ctx: AttentionContext = { cos, sin, mask, past: opts.past };
 
     const present: PastKeyValues = { keys: [], values: [] };
-    let h = residual(tf.gather(this.w('model.embed_tokens.weight'), inputIds));
+    let h = residual(embedding(this.frozen('model.embed_tokens.weight'), inputIds));
     for (let i = 0; i < c.numLayers; i++) {
       const p = `model.layers.${i}.`;
       const attn = this.attention(this.norm(h, `${p}input_layernorm`), p, i, ctx, opts);

@@ -8,6 +8,7 @@ import { LlamaModel } from './llama';
 import { Gemma3Model } from './gemma3';
 import { checkBindingLimit } from './binding-limit';
 import type { TextTokenizer } from './tokenizer';
+import { getPrecision, type Precision } from '../../../kernels/precision';
 
 export interface ModelParts {
   name: string;
@@ -31,11 +32,12 @@ export function createDecoder(config: ModelConfig, weights: WeightMap): Decoder 
   return config.family === 'gemma3' ? new Gemma3Model(config, weights) : new LlamaModel(config, weights);
 }
 
-export async function loadModel(parts: ModelParts): Promise<LoadedModel> {
+/** `precision`: the frozen base's (default: what initBackend set, kernels/precision.ts). */
+export async function loadModel(parts: ModelParts, precision: Precision = getPrecision()): Promise<LoadedModel> {
   const config = parseModelConfig(parts.config, parts.generationConfig);
   // Before reading a gigabyte that this GPU could not use.
   checkBindingLimit(expectedTensorShapes(config));
   const file = await openSafetensors(parts.weights);
-  const weights = await loadWeights(file, config);
+  const weights = await loadWeights(file, config, precision);
   return { name: parts.name, config, tokenizer: parts.tokenizer, model: createDecoder(config, weights) };
 }

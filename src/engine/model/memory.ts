@@ -1,8 +1,11 @@
 // Rough memory needs, so the UI can warn before a run rather than die of out-of-memory in it.
-// Weights are float32; activations count what the step keeps for the backward pass per layer
+// Weights are float32, or under precision 'f16-base' the matrices in halves (two bytes, packed
+// two to an int32: kernels/half.ts) and the vectors float32; activations count what the step keeps for the backward pass per layer
 // and token (inputs of every matmul, norms, and with stock ops the attention probabilities and
 // the [tokens, vocab] logits, which the fused kernels never hold), as an estimate.
-import { layerNorms, parameterCount, type ModelConfig } from './config';
+import { expectedTensorShapes, layerNorms, type ModelConfig } from './config';
+import { storedAsHalf } from './weights';
+import { getPrecision, type Precision } from '../../../kernels/precision';
 import type { LoraConfig } from '../lora/lora';
 import { adaptedLinears } from '../lora/peft-rules';
 import { activeKernels, DEFAULT_CHUNK_BYTES, type KernelMode } from '../../../kernels';
@@ -21,15 +24,26 @@ export function loraParameterCount(c: ModelConfig, lora: Pick<LoraConfig, 'r' | 
   return n;
 }
 
-/** `kernels`: what will run the step; by default what runs now (kernels/active.ts). */
+/** The frozen weights' bytes on the device in `precision`. */
+export function frozenWeightBytes(c: ModelConfig, precision: Precision = 'fp32'): number {
+  let bytes = 0;
+  for (const [, shape] of expectedTensorShapes(c)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    bytes += precision === 'f16-base' && storedAsHalf(shape) ? Math.ceil(n / 2) * 4 : n * 4;
+  }
+  return bytes;
+}
+
+/** `kernels`: what will run the step; by default what runs now (kernels/active.ts). `precision`: the frozen base's. */
 export function estimateTrainingMemory(
   c: ModelConfig,
   lora: Pick<LoraConfig, 'r' | 'targetModules'>,
   batchSize: number,
   seqLen: number,
   kernels: KernelMode = activeKernels(),
+  precision: Precision = getPrecision(),
 ): MemoryEstimate {
-  const weightsBytes = parameterCount(c) * 4;
+  const weightsBytes = frozenWeightBytes(c, precision);
   // Parameters, gradients, and AdamW's two moments.
   const loraBytes = loraParameterCount(c, lora) * 4 * 4;
   const tokens = batchSize * seqLen;

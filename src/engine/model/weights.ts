@@ -4,8 +4,11 @@
 import { tf } from '../tf';
 import { expectedTensorShapes, type ModelConfig } from './config';
 import type { SafetensorsFile } from './safetensors';
+import { HalfWeight, type FrozenWeight } from '../../../kernels/half';
+import type { Precision } from '../../../kernels/precision';
 
-export type WeightMap = Map<string, tf.Tensor>;
+/** By checkpoint name; under precision 'f16-base' the matmul weights are HalfWeights. */
+export type WeightMap = Map<string, FrozenWeight>;
 
 export class WeightsError extends Error {
   override name = 'WeightsError';
@@ -40,7 +43,13 @@ function listed(names: string[], max = 8): string {
   return names.length > max ? `${head}; … and ${names.length - max} more` : head;
 }
 
-export async function loadWeights(file: SafetensorsFile, config: ModelConfig): Promise<WeightMap> {
+/**
+ * Whether `name` is stored in halves under 'f16-base': every matrix (the linears, the embedding,
+ * lm_head). Norm weights and biases are vectors and stay float32.
+ */
+export const storedAsHalf = (shape: readonly number[]): boolean => shape.length === 2;
+
+export async function loadWeights(file: SafetensorsFile, config: ModelConfig, precision: Precision = 'fp32'): Promise<WeightMap> {
   const { missing, mismatched, unexpected } = checkCheckpoint(file, config);
   const problems: string[] = [];
   if (missing.length) problems.push(`missing tensors: ${listed(missing)}`);
@@ -50,9 +59,16 @@ export async function loadWeights(file: SafetensorsFile, config: ModelConfig): P
     throw new WeightsError(`${file.name} does not match config.json — ${problems.join('. ')}`);
   }
   const weights: WeightMap = new Map();
-  // One tensor at a time: the float32 buffer read from disk becomes the tensor's data.
-  for (const [name, shape] of expectedTensorShapes(config)) {
-    weights.set(name, tf.tensor(await file.readFloat32(name), shape, 'float32'));
+  // One tensor at a time: the float32 buffer read from disk becomes the tensor's data (or, in
+  // f16-base, is converted to halves — refused by name if a value is beyond float16's range).
+  try {
+    for (const [name, shape] of expectedTensorShapes(config)) {
+      const values = await file.readFloat32(name);
+      weights.set(name, precision === 'f16-base' && storedAsHalf(shape) ? HalfWeight.fromFloat32(values, shape, `${file.name}: ${name}`) : tf.tensor(values, shape, 'float32'));
+    }
+  } catch (e) {
+    disposeWeights(weights);
+    throw e;
   }
   return weights;
 }
