@@ -90,7 +90,7 @@ describe('loading in f16-base', () => {
     await tf.setBackend('cpu');
     const m = await loadModel(parts(() => undefined), 'f16-base');
     for (const [name, w] of m.model.weights) expect(isHalf(w), name).toBe(w.shape.length === 2);
-    expect(() => tf.tidy(() => m.model.forward(tf.tensor2d([[1, 2]], [1, 2], 'int32')))).toThrow(
+    expect(() => tf.tidy(() => m.model.forward(tf.tensor2d([[1, 2]], [1, 2], 'int32')).hidden)).toThrow(
       /model\.safetensors: model\.embed_tokens\.weight is stored in float16 \(precision f16-base\), which runs only on the webgpu backend with the fused kernels/,
     );
     m.model.dispose();
