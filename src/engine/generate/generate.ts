@@ -1,16 +1,18 @@
 // Autoregressive generation: one prefill over the prompt, then one token per step reusing
-// the KV cache (or, with useCache false, the whole sequence again — the reference the cache
+// the KV cache — a decode session (decode-session.ts: the cache preallocated, the fused decode
+// step on WebGPU) — or, with useCache false, the whole sequence again (the reference the cache
 // is tested against). Text is streamed as deltas of the decoded continuation, so multi-token
 // characters (byte fallback) appear only once complete, and text that may begin a stop string
 // only once it cannot (stop-strings.ts).
 import { tf } from '../tf';
-import type { Decoder, PastKeyValues } from '../model/decoder';
+import type { Decoder } from '../model/decoder';
 import { endOfTurnTokenId, type TextTokenizer } from '../model/tokenizer';
 import type { LoraAdapter } from '../lora/lora';
 import { mulberry32 } from '../rng';
 import { sampleToken, type SamplingOptions } from './sampling';
 import { nextTurn } from '../next-turn';
 import { cutAtStop, StopStringStream } from './stop-strings';
+import { createDecodeSession } from './decode-session';
 
 export interface GenerateOptions extends SamplingOptions {
   maxNewTokens: number;
@@ -51,7 +53,8 @@ export async function generate(
   const useCache = opts.useCache ?? true;
   const promptText = tokenizer.decode(promptIds, { skipSpecialTokens: true });
   const ids: number[] = [];
-  let past: PastKeyValues | undefined;
+  // With the cache: a decode session (decode-session.ts; fused on WebGPU) sized for this generation.
+  const session = useCache && opts.maxNewTokens > 0 ? createDecodeSession(model, { rows: 1, capacity: promptIds.length + opts.maxNewTokens, adapter: opts.adapter }) : null;
   const stops = opts.stopStrings ?? [];
   const stream = new StopStringStream(stops);
   /** False once onText asked to stop: it hears nothing more. */
@@ -68,19 +71,9 @@ export async function generate(
         break;
       }
       const all = [...promptIds, ...ids];
-      const input = useCache && past ? [all[all.length - 1]] : all;
-      const out = tf.tidy(() => {
-        const x = tf.tensor2d(input, [1, input.length], 'int32');
-        const { hidden, present } = model.forward(x, { past: useCache ? past : undefined, adapter: opts.adapter });
-        const last = hidden.slice([0, input.length - 1, 0], [1, 1, -1]);
-        return { row: model.logits(last).reshape([-1]), present };
-      });
-      const logits = (await out.row.data()) as Float32Array;
-      out.row.dispose();
-      if (useCache) {
-        disposePast(past);
-        past = out.present;
-      } else disposePast(out.present);
+      const row = session ? (step === 0 ? session.prefill([promptIds]) : session.step([ids[ids.length - 1]!])) : recomputed(model, all, opts.adapter);
+      const logits = (await row.data()) as Float32Array;
+      row.dispose();
       if (step === 0) prefillMs = performance.now() - t0;
 
       const id = sampleToken(logits, all, opts, random);
@@ -101,7 +94,7 @@ export async function generate(
       }
     }
   } finally {
-    disposePast(past);
+    session?.dispose();
   }
   const text = cutAtStop(continuation(tokenizer, promptIds, promptText, ids), stops);
   // Held back in case it began a stop string; generation is over, so it did not.
@@ -121,9 +114,12 @@ export function continuation(tokenizer: TextTokenizer, promptIds: number[], prom
   return full.startsWith(prompt) ? full.slice(prompt.length) : tokenizer.decode(ids, { skipSpecialTokens: true });
 }
 
-function disposePast(past: PastKeyValues | undefined): void {
-  if (!past) return;
-  for (const t of [...past.keys, ...past.values]) t.dispose();
+/** Next-token logits by running the whole sequence again (no cache). */
+function recomputed(model: Decoder, all: number[], adapter: LoraAdapter | null | undefined): tf.Tensor {
+  return tf.tidy(() => {
+    const { hidden } = model.forward(tf.tensor2d(all, [1, all.length], 'int32'), { adapter });
+    return model.logits(hidden.slice([0, all.length - 1, 0], [1, 1, -1])).reshape([-1]);
+  });
 }
 
 /** What ends a generation unless the caller says otherwise. */
