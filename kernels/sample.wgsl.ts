@@ -31,9 +31,9 @@ var<workgroup> redI : array<i32, ${wg}>;
 var<workgroup> outF : f32;
 var<workgroup> outK : u32;
 var<workgroup> outI : i32;
+var<workgroup> rowW : i32;
 
 var<private> base : i32;
-var<private> V : i32;
 /** The kept set so far: every element up to this cut in sorted order. */
 var<private> kept : Cut;
 var<private> maxV : f32;
@@ -107,7 +107,7 @@ fn reduceEnd(k0 : u32, i0 : i32, best : bool) -> Cut {
 fn end(best : bool) -> Cut {
   var k = 0u;
   var idx = -1;
-  for (var i = i32(localIndex); i < V; i = i + i32(WG)) {
+  for (var i = i32(localIndex); i < uniforms.vocab; i = i + i32(WG)) {
     let ki = ordKey(PEN[base + i]);
     if (!upTo(ki, i, kept)) {
       continue;
@@ -125,7 +125,7 @@ fn end(best : bool) -> Cut {
 fn prefixSum(c : Cut, mass : bool) -> f32 {
   var s = 0.0;
   var comp = 0.0;
-  for (var i = i32(localIndex); i < V; i = i + i32(WG)) {
+  for (var i = i32(localIndex); i < uniforms.vocab; i = i + i32(WG)) {
     let v = PEN[base + i];
     let k = ordKey(v);
     if (upTo(k, i, kept) && upTo(k, i, c)) {
@@ -142,7 +142,7 @@ fn prefixSum(c : Cut, mass : bool) -> f32 {
 fn ties(k : u32) -> vec2<i32> {
   var n = 0.0;
   var first = -1;
-  for (var i = i32(localIndex); i < V; i = i + i32(WG)) {
+  for (var i = i32(localIndex); i < uniforms.vocab; i = i + i32(WG)) {
     if (ordKey(PEN[base + i]) == k && upTo(k, i, kept)) {
       n = n + 1.0;
       if (first < 0) {
@@ -160,18 +160,18 @@ fn ties(k : u32) -> vec2<i32> {
  * The first kept element e in sorted order with F(prefix through e) ≥ target; the first element
  * when target ≤ 0, the last kept one when no prefix reaches it (as the host's loops end).
  */
-fn search(target : f32, mass : bool, top : Cut) -> Cut {
-  if (target <= 0.0) {
+fn search(goal : f32, mass : bool, top : Cut) -> Cut {
+  if (goal <= 0.0) {
     return top;
   }
-  if (prefixSum(Cut(0u, V), mass) < target) {
+  if (prefixSum(Cut(0u, uniforms.vocab), mass) < goal) {
     return end(false);
   }
   // The largest key t with F(keys ≥ t) ≥ target: the found element's value.
   var t = 0u;
   for (var bit = 31; bit >= 0; bit = bit - 1) {
     let cand = t | (1u << u32(bit));
-    if (prefixSum(Cut(cand, V), mass) >= target) {
+    if (prefixSum(Cut(cand, uniforms.vocab), mass) >= goal) {
       t = cand;
     }
   }
@@ -181,13 +181,13 @@ fn search(target : f32, mass : bool, top : Cut) -> Cut {
   }
   // Several tokens share that value: the smallest index c with F(through (t, c)) ≥ target.
   var lo = -1;
-  var hi = V - 1;
+  var hi = uniforms.vocab - 1;
   loop {
     if (hi - lo <= 1) {
       break;
     }
     let mid = (lo + hi) / 2;
-    if (prefixSum(Cut(t, mid), mass) >= target) {
+    if (prefixSum(Cut(t, mid), mass) >= goal) {
       hi = mid;
     } else {
       lo = mid;
@@ -197,17 +197,21 @@ fn search(target : f32, mass : bool, top : Cut) -> Cut {
 }
 
 fn main() {
-  let row = i32(workgroupId.x);
-  V = uniforms.vocab;
-  base = row * V;
-  for (var i = i32(localIndex); i < V; i = i + i32(WG)) {
+  // Through workgroup memory: the builtins reach main via private variables, which the
+  // uniformity analysis does not trust, and the searches' barriers depend on the row.
+  if (localIndex == 0u) {
+    rowW = i32(workgroupId.x);
+  }
+  let row = workgroupUniformLoad(&rowW);
+  base = row * uniforms.vocab;
+  for (var i = i32(localIndex); i < uniforms.vocab; i = i + i32(WG)) {
     PEN[base + i] = LOGITS[base + i];
   }
   storageBarrier();
   if (uniforms.penalty != 1.0) {
     for (var j = i32(localIndex); j < uniforms.seen; j = j + i32(WG)) {
       let id = SEEN[row * uniforms.seen + j];
-      if (id >= 0 && id < V) {
+      if (id >= 0 && id < uniforms.vocab) {
         let v = PEN[base + id];
         PEN[base + id] = select(v * uniforms.penalty, v / uniforms.penalty, v > 0.0);
       }
@@ -215,7 +219,7 @@ fn main() {
   }
   storageBarrier();
 
-  kept = Cut(0u, V);
+  kept = Cut(0u, uniforms.vocab);
   let top = end(true);
   if (!(uniforms.temperature > 0.0)) {
     if (localIndex == 0u) {
@@ -224,13 +228,13 @@ fn main() {
     return;
   }
   maxV = PEN[base + top.i];
-  if (uniforms.topK > 0 && uniforms.topK < V) {
+  if (uniforms.topK > 0 && uniforms.topK < uniforms.vocab) {
     kept = search(f32(uniforms.topK), false, top);
   }
-  var total = prefixSum(Cut(0u, V), true);
+  var total = prefixSum(Cut(0u, uniforms.vocab), true);
   if (uniforms.topP < 1.0) {
     kept = search(uniforms.topP * total, true, top);
-    total = prefixSum(Cut(0u, V), true);
+    total = prefixSum(Cut(0u, uniforms.vocab), true);
   }
   let drawn = search(U[row] * total, true, top);
   if (localIndex == 0u) {

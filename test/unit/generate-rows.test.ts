@@ -6,24 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf';
 import { generate, type GenerateOptions } from '../../src/engine/generate/generate';
 import { generateRows, type RowRequest } from '../../src/engine/generate/generate-rows';
-import { createLoraAdapter, disposeAdapter, TARGET_PRESETS, type LoraAdapter } from '../../src/engine/lora/lora';
+import { disposeAdapter, type LoraAdapter } from '../../src/engine/lora/lora';
 import { parseModelConfig } from '../../src/engine/model/config';
 import { createDecoder } from '../../src/engine/model/load';
 import type { Decoder } from '../../src/engine/model/decoder';
 import type { LoadedModel } from '../../src/engine/model/load';
-import { mulberry32 } from '../../src/engine/rng';
 import { loadStories, referenceGreedy } from '../helpers/stories';
+import { randomAdapter } from '../helpers/random-adapter';
 import { randomWeights, TINY_GEMMA3, TINY_LLAMA3, TINY_QWEN2, TINY_QWEN3 } from '../helpers/random-model';
-
-/** An adapter on every linear with random B (a fresh one's B = 0 would change nothing). */
-export function randomAdapter(model: Decoder, seed: number): LoraAdapter {
-  const adapter = createLoraAdapter(model.config, { r: 4, alpha: 8, dropout: 0, useRslora: false, targetModules: [...TARGET_PRESETS['all-linear']] }, mulberry32(seed));
-  const random = mulberry32(seed + 1);
-  for (const l of adapter.layers.values()) {
-    l.b.assign(tf.tidy(() => tf.tensor(Array.from({ length: l.b.size }, () => (random() * 2 - 1) * 0.5), l.b.shape)));
-  }
-  return adapter;
-}
 
 describe('generateRows on stories260K (cpu)', () => {
   let m: LoadedModel;
