@@ -9,6 +9,7 @@ import { executeDispatches, installDispatchCounter, placeholderBuffers } from '.
 import { SCHEMA, type BenchReport } from './lib/schema';
 import { formatReport } from './lib/table';
 import { defaultOutPath, gitInfo, machineInfo, softwareInfo, storiesFromDisk, writeReport } from './lib/node';
+import { matmulMain } from './matmul';
 
 export async function runNodeBench(args: BenchArgs, log: (line: string) => void): Promise<BenchReport> {
   const config = args.config;
@@ -37,6 +38,8 @@ export async function runNodeBench(args: BenchArgs, log: (line: string) => void)
 }
 
 async function main(argv: string[]): Promise<number> {
+  // The matmul probe has flags of its own (bench/matmul.ts); it is here so that the GPU bundle's bench.mjs runs it too.
+  if (argv.includes('--matmul')) return matmulMain(argv.filter((a) => a !== '--matmul'));
   let args: BenchArgs;
   try {
     args = parseBenchArgs(argv);

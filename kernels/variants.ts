@@ -70,7 +70,8 @@ function matmuls(): Program[] {
     ...FLAGS.flatMap((a) => FLAGS.map((b) => groupedMatmulProgram(term(a), term(b)))),
     ...[2, 3].map((parts) => loraDownProgram(t([64, 64]), Array.from({ length: parts }, () => t([8, 64])))),
     // The LoRA products the tuned tiles can serve: dA with dB, du pairs, and the down-projection.
-    ...TILE_CANDIDATES.filter((cfg) => cfg !== MM).flatMap((cfg) => [
+    // (vec4 tiles only: the others are the default tile's code with other constants.)
+    ...TILE_CANDIDATES.filter((cfg) => cfg.vec4).flatMap((cfg) => [
       groupedMatmulProgram(term('tn'), term('tn'), cfg),
       groupedMatmulProgram(term('nn'), term('nn'), cfg),
       ...[2, 3].map((parts) => loraDownProgram(t([64, 64]), Array.from({ length: parts }, () => t([8, 64])), cfg)),

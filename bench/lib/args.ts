@@ -28,6 +28,7 @@ export const USAGE = `npm run bench -- [flags]
   --chromium PATH      Chromium binary (default $CHROMIUM_PATH or /usr/bin/chromium)
   --chromium-arg ARG   extra Chromium flag (repeatable), e.g. --chromium-arg=--enable-features=Vulkan
   --headed             show the browser window
+  --matmul             the matmul probe instead (its own flags: npm run bench -- --matmul --help)
 `;
 
 export interface BenchArgs {
