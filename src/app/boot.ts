@@ -2,7 +2,8 @@
 // load the model and dataset again, and leave the interrupted run resumable.
 import { engine, handlers } from './engine-instance';
 import { isTraining, notify, patch, quietly, useStore } from './store';
-import type { BackendChoice, EngineFailure, KernelChoice } from '../worker/api';
+import type { BackendChoice, EngineFailure, KernelChoice, PrecisionChoice } from '../worker/api';
+import { PRECISION_CHOICES } from '../../kernels/precision';
 import { reloadModel } from './model/actions';
 import { initRuns, refreshRuns } from './runs/list';
 
@@ -91,9 +92,10 @@ function remember(key: string, value: string): void {
   }
 }
 
-export function startEngine(prefer: BackendChoice = 'auto', kernels: KernelChoice = 'fused'): void {
-  patch('engine', { status: 'starting', prefer, kernels });
+export function startEngine(prefer: BackendChoice = 'auto', kernels: KernelChoice = 'fused', precision: PrecisionChoice = 'fp32'): void {
+  patch('engine', { status: 'starting', prefer, kernels, precision });
   engine.kernels = kernels;
+  engine.precision = precision;
   void engine.start(prefer);
 }
 
@@ -120,6 +122,18 @@ export async function switchKernels(kernels: KernelChoice): Promise<void> {
   await engine.restart();
 }
 
+/** The frozen base's precision (a fresh worker: the weights are loaded again in it). */
+export async function switchPrecision(precision: PrecisionChoice): Promise<void> {
+  if (isTraining()) {
+    notify({ tone: 'warning', title: 'Training is running', message: 'Stop the run before switching precision.' });
+    return;
+  }
+  remember('weblora.precision', precision);
+  patch('engine', { status: 'restarting', precision });
+  engine.precision = precision;
+  await engine.restart();
+}
+
 export async function restartEngine(): Promise<void> {
   patch('engine', { status: 'restarting' });
   await engine.restart();
@@ -129,6 +143,7 @@ export function boot(): void {
   const params = new URLSearchParams(location.search);
   const prefer = oneOf(params.get('backend'), BACKENDS) ?? saved('weblora.backend', BACKENDS) ?? 'auto';
   const kernels = oneOf(params.get('kernels'), KERNELS) ?? saved('weblora.kernels', KERNELS) ?? 'fused';
-  startEngine(prefer, kernels);
+  const precision = oneOf(params.get('precision'), PRECISION_CHOICES) ?? saved('weblora.precision', PRECISION_CHOICES) ?? 'fp32';
+  startEngine(prefer, kernels, precision);
   void initRuns();
 }

@@ -3,7 +3,7 @@
 // `call`, which fails fast with a clear error if the worker goes away mid-call — Comlink
 // alone would leave such a promise pending forever.
 import * as Comlink from 'comlink';
-import { FAILURE_NAME, type BackendChoice, type BackendInfo, type EngineFailure, type KernelChoice, type WorkerApi } from '../worker/api';
+import { FAILURE_NAME, type BackendChoice, type BackendInfo, type EngineFailure, type KernelChoice, type PrecisionChoice, type WorkerApi } from '../worker/api';
 
 export class EngineError extends Error {
   constructor(readonly failure: EngineFailure) {
@@ -52,6 +52,7 @@ export class Engine {
   private unresponsive = false;
   prefer: BackendChoice = 'auto';
   kernels: KernelChoice = 'fused';
+  precision: PrecisionChoice = 'fp32';
 
   constructor(private readonly events: EngineEvents) {}
 
@@ -81,7 +82,7 @@ export class Engine {
       },
     });
     try {
-      const info = await this.call((api) => api.init(prefer, hooks, this.kernels));
+      const info = await this.call((api) => api.init(prefer, hooks, this.kernels, this.precision));
       if (gen !== this.generation) return;
       this.startHeartbeat(gen);
       this.events.onReady(info, restarted);

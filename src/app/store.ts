@@ -7,6 +7,7 @@ import {
   type AdapterInfo,
   type BackendChoice,
   type KernelChoice,
+  type PrecisionChoice,
   type BackendInfo,
   type BatchRow,
   type DataInput,
@@ -75,10 +76,13 @@ export interface PhaseProgress {
 
 export interface OutputState {
   text: string;
-  status: 'idle' | 'waiting' | 'running' | 'done' | 'error';
+  status: 'idle' | 'running' | 'done' | 'error';
   tokens: number;
   ms: number;
   finishReason: string;
+  /** The batched generation that wrote it and its number of rows (base and tuned run as one). */
+  generation?: number;
+  rows?: number;
 }
 
 const emptyOutput = (): OutputState => ({ text: '', status: 'idle', tokens: 0, ms: 0, finishReason: '' });
@@ -89,6 +93,7 @@ export interface AppState {
     status: 'starting' | 'ready' | 'failed' | 'restarting';
     prefer: BackendChoice;
     kernels: KernelChoice;
+    precision: PrecisionChoice;
     backend: BackendInfo | null;
     error: UiError | null;
     /** The worker has not answered a ping since this time (ms since epoch), or null. */
@@ -184,7 +189,7 @@ const savedRepo = () => {
 
 export const useStore = create<AppState>(() => ({
   panel: 'model',
-  engine: { status: 'starting', prefer: 'auto', kernels: 'fused', backend: null, error: null, unresponsiveSince: null, restarts: 0 },
+  engine: { status: 'starting', prefer: 'auto', kernels: 'fused', precision: 'fp32', backend: null, error: null, unresponsiveSince: null, restarts: 0 },
   model: {
     status: 'empty',
     repoId: savedRepo(),

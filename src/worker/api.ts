@@ -15,6 +15,7 @@ import type { TrainCheckpoint, TrainOptions } from '../engine/train/trainer';
 import type { ScheduleKind } from '../engine/train/schedule';
 import type { MemoryEstimate } from '../engine/model/memory';
 import type { KernelMode } from '../../kernels/mode';
+import type { PrecisionChoice } from '../../kernels/precision';
 import type { JobFile } from '../engine/job/job';
 
 export type { BackendInfo, BackendName, DownloadProgress, ModelSummary, LoraConfig, DataCounts, FileReport };
@@ -24,6 +25,8 @@ export type { ColumnMapping, DatasetFormat, PromptTemplate, DataIssue, TrainEven
 export type BackendChoice = BackendName | 'auto';
 /** WebGPU's hot loop: WebLoRA's fused WGSL kernels (default) or stock TF.js ops. */
 export type KernelChoice = KernelMode;
+/** The frozen base: float32 (default), float16 (WebGPU with shader-f16), or f16 where it runs. */
+export type { PrecisionChoice } from '../../kernels/precision';
 
 /** What went wrong, in categories the UI can explain and act on. */
 export type ErrorKind =
@@ -275,7 +278,7 @@ export interface WorkerHooks {
 }
 
 export interface WorkerApi {
-  init(prefer: BackendChoice, hooks: WorkerHooks, kernels?: KernelChoice): Promise<BackendInfo>;
+  init(prefer: BackendChoice, hooks: WorkerHooks, kernels?: KernelChoice, precision?: PrecisionChoice): Promise<BackendInfo>;
   ping(): Promise<number>;
 
   loadFromHub(req: HubRequest, onProgress: (p: DownloadProgress) => void): Promise<ModelInfo>;

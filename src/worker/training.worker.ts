@@ -30,6 +30,7 @@ import type {
   GenerationOutput,
   HubRequest,
   KernelChoice,
+  PrecisionChoice,
   ModelInfo,
   ModelSource,
   SamplingSettings,
@@ -99,10 +100,10 @@ async function openSession(files: ModelFiles, source: ModelSource, started: numb
 }
 
 const api: WorkerApi = {
-  async init(prefer: BackendChoice, h: WorkerHooks, kernels: KernelChoice = 'fused'): Promise<BackendInfo> {
+  async init(prefer: BackendChoice, h: WorkerHooks, kernels: KernelChoice = 'fused', precision: PrecisionChoice = 'fp32'): Promise<BackendInfo> {
     hooks = h;
     if (backend) return backend;
-    backend = await plain(() => initBackend({ prefer, wasmPaths: WASM_PATHS, kernels }));
+    backend = await plain(() => initBackend({ prefer, wasmPaths: WASM_PATHS, kernels, precision }));
     if (backend.name === 'webgpu') {
       watchGpu((f) => {
         gpuFailure = f;

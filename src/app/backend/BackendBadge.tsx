@@ -2,8 +2,8 @@
 // way to force another backend (which restarts the worker).
 import { useEffect, useRef, useState } from 'react';
 import { useStore } from '../store';
-import { restartEngine, switchBackend, switchKernels } from '../boot';
-import type { BackendChoice, KernelChoice } from '../../worker/api';
+import { restartEngine, switchBackend, switchKernels, switchPrecision } from '../boot';
+import type { BackendChoice, KernelChoice, PrecisionChoice } from '../../worker/api';
 
 const LABELS: Record<string, string> = { webgpu: 'WebGPU', wasm: 'WebAssembly', cpu: 'CPU' };
 const FEATURE_LABELS: Record<string, string> = {
@@ -43,7 +43,7 @@ export function BackendBadge() {
     text = 'Engine failed';
     tone = 'bad';
   } else {
-    text = `${LABELS[b.name] ?? b.name}${adapter ? ` · ${adapter}` : ''}${b.name === 'webgpu' && b.kernels === 'stock' ? ' · stock ops' : ''}`;
+    text = `${LABELS[b.name] ?? b.name}${adapter ? ` · ${adapter}` : ''}${b.name === 'webgpu' && b.kernels === 'stock' ? ' · stock ops' : ''}${b.name === 'webgpu' ? ` · ${b.precision}` : ''}`;
     tone = b.name === 'webgpu' && !b.warning ? 'good' : 'warn';
   }
   const busy = engine.unresponsiveSince !== null;
@@ -60,6 +60,8 @@ export function BackendBadge() {
         data-architecture={b?.adapter?.architecture ?? ''}
         data-kernels={b?.kernels ?? ''}
         data-features={b?.features?.join(' ') ?? ''}
+        data-precision={b?.precision ?? ''}
+        data-frozen-matmul={b?.frozenMatmul ?? ''}
         data-tone={tone}
         title={b ? `${b.reason}${b.warning ? `. ${b.warning}` : ''}` : undefined}
         onClick={() => setOpen((o) => !o)}
@@ -131,6 +133,30 @@ export function BackendBadge() {
             <option value="fused">Fused WGSL kernels (fastest)</option>
             <option value="stock">Stock TF.js ops (for comparison, or if a kernel misbehaves)</option>
           </select>
+          <label className="field-label" htmlFor="precision-choice">
+            Frozen weights
+          </label>
+          <select
+            id="precision-choice"
+            value={engine.precision}
+            onChange={(e) => {
+              setOpen(false);
+              void switchPrecision(e.currentTarget.value as PrecisionChoice);
+            }}
+          >
+            <option value="fp32">float32 (the reference)</option>
+            <option value="f16-base">float16 base, float32 LoRA and accumulation (half the weight memory)</option>
+            <option value="auto">float16 where the GPU supports it, else float32</option>
+          </select>
+          {b && (
+            <p className="muted small" data-precision-note="">
+              Now: {b.precision === 'f16-base' ? `float16 base, matmuls on the ${b.frozenMatmul === 'subgroup-matrix' ? "GPU's matrix units (subgroup matrices)" : 'SIMT f16 kernel'}` : 'float32'}.
+              {b.frozenMatmulNote ? ` Not on the matrix units: ${b.frozenMatmulNote}.` : ''}
+              {b.name === 'webgpu' && !b.features?.includes('shader-f16')
+                ? ' This GPU offers no shader-f16, so float16 is unavailable (Chrome on NVIDIA: start it with --enable-dawn-features=vulkan_enable_f16_on_nvidia; matrix units also need --enable-unsafe-webgpu).'
+                : ''}
+            </p>
+          )}
           {b && b.name !== 'webgpu' && <p className="muted small">Kernels apply to WebGPU only; {LABELS[b.name] ?? b.name} always runs TF.js ops.</p>}
           <p className="muted small">Switching restarts the engine and loads the model again.</p>
           <button

@@ -21,6 +21,8 @@ export interface RunRecord {
   data: { name: string; options: DataOptions; counts: DataCounts; format: string; template: PromptTemplate | null };
   config: TrainConfig;
   backend: string;
+  /** The frozen base's precision ('fp32' or 'f16-base'); absent in runs recorded before it existed (fp32). */
+  precision?: string;
   totalSteps: number;
   step: number;
   points: StepPoint[];

@@ -153,14 +153,16 @@ export async function startTraining(resume?: ResumeFrom): Promise<void> {
   const config: TrainConfig = resume ? resume.run.config : structuredClone(st.train.config);
   const cp = resume?.checkpoint;
   const info = st.engine.backend;
-  // The run records what computed it; 'webgpu (stock ops)' when the fused kernels were switched off.
-  const backend = info ? `${info.name}${info.name === 'webgpu' && info.kernels === 'stock' ? ' (stock ops)' : ''}` : 'unknown';
+  // The run records what computed it; 'webgpu (stock ops)' when the fused kernels were switched off,
+  // 'webgpu (f16-base)' over a float16 base.
+  const backend = info ? `${info.name}${info.name === 'webgpu' && info.kernels === 'stock' ? ' (stock ops)' : ''}${info.precision === 'f16-base' ? ' (f16-base)' : ''}` : 'unknown';
+  const precision = info?.precision ?? 'fp32';
   const runId = resume?.run.id ?? db.newRunId();
   const keptPoints = cp ? (resume!.run.points ?? []).filter((p) => p.step <= cp.step) : [];
   const keptEvals = cp ? (resume!.run.evals ?? []).filter((p) => p.step <= cp.step) : [];
   let run: db.RunRecord;
   if (resume) {
-    run = { ...resume.run, status: 'running', points: keptPoints, evals: keptEvals, step: cp!.step, error: undefined, backend };
+    run = { ...resume.run, status: 'running', points: keptPoints, evals: keptEvals, step: cp!.step, error: undefined, backend, precision };
     await db.putRun(run).catch(storageFailed);
   } else {
     const summary = data.summary;
@@ -187,6 +189,7 @@ export async function startTraining(resume?: ResumeFrom): Promise<void> {
       },
       config,
       backend,
+      precision,
       totalSteps: st.train.plan?.totalSteps ?? 0,
       step: 0,
       points: [],

@@ -1,6 +1,6 @@
 import { defineCommand } from '../command';
-import { BACKEND_ROW, HELP_ROW, KERNELS_ROW, helpSection } from '../shared/help';
-import { BACKEND_CHOICES, KERNEL_CHOICES, type BackendChoice, type KernelChoice } from '../shared/backend-choice';
+import { BACKEND_ROW, HELP_ROW, KERNELS_ROW, PRECISION_ROW, helpSection } from '../shared/help';
+import { BACKEND_CHOICES, KERNEL_CHOICES, PRECISION_CHOICES, type BackendChoice, type KernelChoice, PrecisionChoice } from '../shared/backend-choice';
 import { DATA_OPTIONS, DATA_ROWS, parseDataArgs, type DataArgs } from '../shared/data';
 
 export interface EvalArgs {
@@ -10,6 +10,7 @@ export interface EvalArgs {
   batch: number;
   backend: BackendChoice;
   kernels: KernelChoice;
+  precision: PrecisionChoice;
 }
 
 export const evalCommand = defineCommand<EvalArgs>({
@@ -27,6 +28,7 @@ ${helpSection(null, [
   ['--batch N', 'examples per forward pass (default 8)'],
   BACKEND_ROW,
   KERNELS_ROW,
+  PRECISION_ROW,
   HELP_ROW,
 ])}
 
@@ -37,6 +39,7 @@ ${helpSection('Data', DATA_ROWS)}`,
     batch: { type: 'string' },
     backend: { type: 'string' },
     kernels: { type: 'string' },
+    precision: { type: 'string' },
     ...DATA_OPTIONS,
   },
   parse(f) {
@@ -48,6 +51,7 @@ ${helpSection('Data', DATA_ROWS)}`,
       batch: f.int('batch', 8, { min: 1 }),
       backend: f.choice('backend', BACKEND_CHOICES, 'auto'),
       kernels: f.choice('kernels', KERNEL_CHOICES, 'fused'),
+      precision: f.choice('precision', PRECISION_CHOICES, 'fp32'),
     };
   },
   load: async () => (await import('./run')).runEval,

@@ -11,7 +11,7 @@ import { beyondContext } from '../../engine/model/context';
 
 export async function runEval(a: EvalArgs, io: CliIO): Promise<number> {
   await checkDataFile(a.data.path);
-  await startBackend(a.backend, io, a.kernels);
+  await startBackend(a.backend, io, a.kernels, a.precision);
   const session = await openModel(a.model);
   // Ctrl-C or SIGTERM stops tokenizing or evaluating at the next batch, with what was printed kept.
   const stop = new AbortController();

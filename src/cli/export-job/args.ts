@@ -4,7 +4,7 @@ import { HELP_ROW, helpSection } from '../shared/help';
 import { TRAIN, type TrainArgs } from '../train/args';
 
 /** Train's flags that say how or where this machine trains, not what the run is. */
-const NOT_FOR_A_JOB = ['backend', 'kernels', 'resume', 'resume-from', 'keep-checkpoints', 'init-adapter'];
+const NOT_FOR_A_JOB = ['backend', 'kernels', 'precision', 'resume', 'resume-from', 'keep-checkpoints', 'init-adapter'];
 
 const options: OptionSpec = Object.fromEntries(Object.entries(TRAIN.options).filter(([name]) => !NOT_FOR_A_JOB.includes(name)));
 const RUN_FLAGS = Object.keys(options).filter((name) => name !== 'model' && name !== 'out').map((name) => `--${name}`);

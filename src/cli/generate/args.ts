@@ -1,6 +1,6 @@
 import { defineCommand } from '../command';
-import { BACKEND_ROW, HELP_ROW, KERNELS_ROW, helpSection } from '../shared/help';
-import { BACKEND_CHOICES, KERNEL_CHOICES, type BackendChoice, type KernelChoice } from '../shared/backend-choice';
+import { BACKEND_ROW, HELP_ROW, KERNELS_ROW, PRECISION_ROW, helpSection } from '../shared/help';
+import { BACKEND_CHOICES, KERNEL_CHOICES, PRECISION_CHOICES, type BackendChoice, type KernelChoice, PrecisionChoice } from '../shared/backend-choice';
 import { TEMPLATE_CHOICES, type TemplateChoice } from '../shared/data';
 
 export interface GenerateArgs {
@@ -19,6 +19,7 @@ export interface GenerateArgs {
   template: 'none' | TemplateChoice;
   backend: BackendChoice;
   kernels: KernelChoice;
+  precision: PrecisionChoice;
 }
 
 export const generateCommand = defineCommand<GenerateArgs>({
@@ -47,6 +48,7 @@ ${helpSection(null, [
   ],
   BACKEND_ROW,
   KERNELS_ROW,
+  PRECISION_ROW,
   HELP_ROW,
 ])}`,
   options: {
@@ -64,6 +66,7 @@ ${helpSection(null, [
     template: { type: 'string' },
     backend: { type: 'string' },
     kernels: { type: 'string' },
+    precision: { type: 'string' },
   },
   parse(f) {
     const temperature = f.number('temperature', 0, { min: 0 });
@@ -89,6 +92,7 @@ ${helpSection(null, [
       template: f.choice('template', ['none', ...TEMPLATE_CHOICES] as const, 'none'),
       backend: f.choice('backend', BACKEND_CHOICES, 'auto'),
       kernels: f.choice('kernels', KERNEL_CHOICES, 'fused'),
+      precision: f.choice('precision', PRECISION_CHOICES, 'fp32'),
     };
   },
   load: async () => (await import('./run')).runGenerate,

@@ -9,7 +9,7 @@ import type { Session } from '../../engine/session';
 import type { GenerateArgs } from './args';
 
 export async function runGenerate(a: GenerateArgs, io: CliIO): Promise<number> {
-  await startBackend(a.backend, io, a.kernels);
+  await startBackend(a.backend, io, a.kernels, a.precision);
   const session = await openModel(a.model);
   const stop = new AbortController();
   let stoppedBy: StopSignal = 'SIGINT';

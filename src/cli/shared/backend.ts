@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import { tf } from '../../engine/tf';
 import { initBackend, type BackendInfo } from '../../engine/backend';
 import { installNodeWebGPU } from '../../engine/backend-node';
-import type { BackendChoice, KernelChoice } from './backend-choice';
+import type { BackendChoice, KernelChoice, PrecisionChoice } from './backend-choice';
 import type { CliIO } from './io';
 
 const ICD_DIRS = ['/etc/vulkan/icd.d', '/usr/share/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
@@ -24,7 +24,7 @@ export function hasVulkanDriver(env: CliIO['env']): boolean {
   });
 }
 
-export async function startBackend(choice: BackendChoice, io: CliIO, kernels: KernelChoice = 'fused'): Promise<BackendInfo> {
+export async function startBackend(choice: BackendChoice, io: CliIO, kernels: KernelChoice = 'fused', precision: PrecisionChoice = 'fp32'): Promise<BackendInfo> {
   // PROD mode silences TF.js's console banner ("install tfjs-node"), which would land in the
   // middle of the CLI's own output, and skips debug-only checks.
   tf.enableProdMode();
@@ -34,7 +34,7 @@ export async function startBackend(choice: BackendChoice, io: CliIO, kernels: Ke
   }
   let info: BackendInfo;
   try {
-    info = await initBackend({ prefer: choice, kernels, allowSoftwareGpu: forcedSwiftShader });
+    info = await initBackend({ prefer: choice, kernels, precision, allowSoftwareGpu: forcedSwiftShader });
   } catch (e) {
     const hint =
       choice === 'webgpu' && !forcedSwiftShader
@@ -42,6 +42,7 @@ export async function startBackend(choice: BackendChoice, io: CliIO, kernels: Ke
         : '';
     throw new Error(`${(e as Error).message}${hint}`);
   }
-  io.stderr(`backend: ${info.reason}${info.name === 'webgpu' ? `; ${info.kernels === 'fused' ? 'fused WGSL kernels' : 'stock TF.js ops'}` : ''}\n`);
+  const half = info.precision === 'f16-base' ? `; precision f16-base (frozen matmuls: ${info.frozenMatmul}${info.frozenMatmulNote ? `, not subgroup matrices: ${info.frozenMatmulNote}` : ''})` : '; precision fp32';
+  io.stderr(`backend: ${info.reason}${info.name === 'webgpu' ? `; ${info.kernels === 'fused' ? 'fused WGSL kernels' : 'stock TF.js ops'}` : ''}${half}\n`);
   return info;
 }

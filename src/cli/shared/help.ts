@@ -23,4 +23,8 @@ export const KERNELS_ROW: HelpRow = [
   '--kernels K',
   'fused | stock (default fused): on webgpu, WebLoRA\'s fused WGSL kernels or stock TF.js ops',
 ];
+export const PRECISION_ROW: HelpRow = [
+  '--precision P',
+  'fp32 | f16-base | auto (default fp32): the frozen weights in float32, or stored\nas float16 with float32 accumulation (webgpu with shader-f16 and fused\nkernels; half the weight memory); auto takes f16-base only where it runs',
+];
 export const HELP_ROW: HelpRow = ['-h, --help', 'show this help'];

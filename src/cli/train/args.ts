@@ -1,8 +1,8 @@
 import type { TrainOptions } from '../../engine/train/trainer';
 import { defineCommand, type CommandDefinition } from '../command';
 import { parseFlags } from '../shared/flags';
-import { BACKEND_ROW, HELP_ROW, KERNELS_ROW, helpSection } from '../shared/help';
-import { BACKEND_CHOICES, KERNEL_CHOICES, type BackendChoice, type KernelChoice } from '../shared/backend-choice';
+import { BACKEND_ROW, HELP_ROW, KERNELS_ROW, PRECISION_ROW, helpSection } from '../shared/help';
+import { BACKEND_CHOICES, KERNEL_CHOICES, PRECISION_CHOICES, type BackendChoice, type KernelChoice, PrecisionChoice } from '../shared/backend-choice';
 import { DATA_OPTIONS, DATA_ROWS, parseDataArgs, type DataArgs } from '../shared/data';
 
 /** LoRA settings as given; undefined = not on the command line (an --init-adapter decides). */
@@ -35,6 +35,7 @@ export interface TrainArgs {
   keepCheckpoints: number;
   backend: BackendChoice;
   kernels: KernelChoice;
+  precision: PrecisionChoice;
 }
 
 /** Exported for `export-job`, which takes the same data, LoRA and training flags. */
@@ -53,6 +54,7 @@ ${helpSection(null, [
   ['--out DIR', 'output folder, created if missing (required)'],
   BACKEND_ROW,
   KERNELS_ROW,
+  PRECISION_ROW,
   HELP_ROW,
 ])}
 
@@ -126,6 +128,7 @@ ${helpSection('Checkpoints', [
     'resume-from': { type: 'string' },
     backend: { type: 'string' },
     kernels: { type: 'string' },
+    precision: { type: 'string' },
   },
   parse(f) {
     // 0 is "no validation split", the app's setting for it.
@@ -170,6 +173,7 @@ ${helpSection('Checkpoints', [
       keepCheckpoints: f.int('keep-checkpoints', DEFAULT_KEEP_CHECKPOINTS, { min: 1 }),
       backend: f.choice('backend', BACKEND_CHOICES, 'auto'),
       kernels: f.choice('kernels', KERNEL_CHOICES, 'fused'),
+      precision: f.choice('precision', PRECISION_CHOICES, 'fp32'),
     };
   },
   load: async () => (await import('./run')).runTrain,

@@ -42,6 +42,9 @@ export interface LogHeader {
   backend: string;
   /** On webgpu: the fused WGSL kernels or stock TF.js ops. */
   kernels: string;
+  /** The frozen base's precision ('fp32' or 'f16-base'), and what ran its matmuls. */
+  precision: string;
+  frozen_matmul: string;
   template: string;
   lora: unknown;
   options: unknown;

@@ -48,7 +48,7 @@ function nothingLost(out: string): string {
 }
 
 async function train(a: TrainArgs, io: CliIO): Promise<number> {
-  const backend = await startBackend(a.backend, io, a.kernels);
+  const backend = await startBackend(a.backend, io, a.kernels, a.precision);
   const session = await openModel(a.model);
   let trainer: Trainer | undefined;
   try {
@@ -78,6 +78,8 @@ async function train(a: TrainArgs, io: CliIO): Promise<number> {
       data: d.path,
       backend: backend.name,
       kernels: backend.kernels,
+      precision: backend.precision,
+      frozen_matmul: backend.frozenMatmul,
       template: prepared.template,
       lora: start.config,
       options: t.options,
