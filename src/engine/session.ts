@@ -16,6 +16,7 @@ import type { DataFile } from './data/load';
 import { Trainer, type TrainOptions } from './train/trainer';
 import { evaluate } from './train/evaluate';
 import { generate, type GenerateOptions, type GenerateResult } from './generate/generate';
+import { generateRows, type GenerateRowsOptions, type GenerateRowsResult } from './generate/generate-rows';
 import type { BatchExample } from './data/batches';
 import { promptIdsOf } from './data/tokenize';
 
@@ -186,16 +187,36 @@ export class Session {
     return generate(this.loaded.model, this.loaded.tokenizer, prompt, { ...opts, adapter });
   }
 
-  /** Losses and greedy-or-sampled answers of one example, base and (with an adapter) tuned. */
-  async compareOn(example: BatchExample, maxLength: number, opts: GenerateOptions): Promise<ExampleComparison> {
-    const ids = promptIdsOf(example);
-    const tuned = !!this.adapter;
-    return {
-      baseLoss: await this.evalLoss([example], 'base', 1, maxLength),
-      tunedLoss: tuned ? await this.evalLoss([example], 'tuned', 1, maxLength) : null,
-      base: (await this.generate(ids, 'base', opts)).text,
-      tuned: tuned ? (await this.generate(ids, 'tuned', opts)).text : null,
-    };
+  /**
+   * Several generations in one batch (generate-rows.ts): each prompt with the base model or with
+   * the adapter. One forward per step serves every row.
+   */
+  generateRows(rows: readonly { prompt: string | number[]; which: 'base' | 'tuned' }[], opts: Omit<GenerateRowsOptions, 'adapter'>): Promise<GenerateRowsResult> {
+    const adapter = rows.some((r) => r.which === 'tuned') ? this.requireAdapter() : null;
+    return generateRows(this.loaded.model, this.loaded.tokenizer, rows.map((r) => ({ prompt: r.prompt, adapter: r.which === 'tuned' })), { ...opts, adapter });
+  }
+
+  /**
+   * Losses and greedy-or-sampled answers of each example, base and (with an adapter) tuned: every
+   * answer from one batched generation, each as `generate` would give it alone.
+   */
+  async compareOn(examples: readonly BatchExample[], maxLength: number, opts: Omit<GenerateRowsOptions, 'adapter' | 'onText'>): Promise<ExampleComparison[]> {
+    const which: Array<'base' | 'tuned'> = this.adapter ? ['base', 'tuned'] : ['base'];
+    const answers = await this.generateRows(
+      examples.flatMap((ex) => which.map((w) => ({ prompt: promptIdsOf(ex), which: w }))),
+      opts,
+    );
+    const out: ExampleComparison[] = [];
+    for (const [i, ex] of examples.entries()) {
+      const tuned = which.length === 2;
+      out.push({
+        baseLoss: await this.evalLoss([ex], 'base', 1, maxLength),
+        tunedLoss: tuned ? await this.evalLoss([ex], 'tuned', 1, maxLength) : null,
+        base: answers.rows[i * which.length]!.text,
+        tuned: tuned ? answers.rows[i * 2 + 1]!.text : null,
+      });
+    }
+    return out;
   }
 
   dispose(): void {

@@ -237,6 +237,8 @@ export interface GenerateRequest {
 export interface TextDelta {
   which: Which;
   text: string;
+  /** The batched generation it comes from (both columns' deltas share one). */
+  generation: number;
 }
 
 export interface GenerationOutput {
@@ -244,7 +246,11 @@ export interface GenerationOutput {
   text: string;
   tokens: number;
   finishReason: string;
+  /** From the start of the generation to this column's last token. */
   ms: number;
+  /** The batched generation that wrote it, and how many rows it ran (2: base and tuned together). */
+  generation: number;
+  rows: number;
 }
 
 export interface BatchRow {
@@ -294,8 +300,13 @@ export interface WorkerApi {
   resume(): Promise<void>;
   stop(): Promise<void>;
 
-  /** Streams text through `onText` (in order); every delta has been delivered before the result resolves. */
+  /**
+   * The requested models as rows of one batched generation (same prompt, sampling and seed), their
+   * text streamed through `onText` as tokens arrive, the columns' deltas interleaved; every delta
+   * has been delivered before the result resolves.
+   */
   generate(req: GenerateRequest, onText: (deltas: TextDelta[]) => void): Promise<GenerationOutput[]>;
+  /** Up to `limit` validation examples, several prompts (base and tuned rows each) per batched generation. */
   evaluateValidation(
     sampling: SamplingSettings,
     limit: number,

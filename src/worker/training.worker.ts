@@ -62,6 +62,13 @@ let prepared: (PreparedDataset & { options: DataOptions; valPrompts: Map<number,
 let trainer: Trainer | null = null;
 let loadAbort: AbortController | null = null;
 let genAbort: AbortController | null = null;
+/** Numbers each batched generation, so the UI can tell whose deltas it gets. */
+let generations = 0;
+/**
+ * Validation prompts per batched generation in the batch comparison: with an adapter each is two
+ * rows (base and tuned), so at most 8 rows, the batch the decode kernels are written for.
+ */
+const PROMPTS_PER_BATCH = 4;
 /** Set by the GPU's uncapturederror / device.lost; the training loop stops on it. */
 let gpuFailure: EngineFailure | null = null;
 
@@ -240,19 +247,26 @@ const api: WorkerApi = {
       async () => {
         const s = requireSession();
         const ids = promptIds(req.prompt, s, prepared);
+        const which = req.models.filter((w) => w === 'base' || s.adapter);
+        if (which.length === 0) return [];
+        const generation = ++generations;
         genAbort = new AbortController();
-        const outputs: GenerationOutput[] = [];
         const stream = new Pump<TextDelta>((deltas) => onText(deltas), 50);
         try {
-          for (const which of req.models) {
-            if (which === 'tuned' && !s.adapter) continue;
-            if (genAbort.signal.aborted) break;
-            const t0 = performance.now();
-            const r = await s.generate(ids, which, { ...samplingOptions(req.sampling), signal: genAbort.signal, onText: (text) => stream.push({ which, text }) });
-            outputs.push({ which, text: r.text, tokens: r.ids.length, finishReason: r.finishReason, ms: performance.now() - t0 });
-          }
+          const r = await s.generateRows(
+            which.map((w) => ({ prompt: ids, which: w })),
+            { ...samplingOptions(req.sampling), signal: genAbort.signal, onText: (row, text) => stream.push({ which: which[row]!, text, generation }) },
+          );
           await stream.drain();
-          return outputs;
+          return r.rows.map((row, i) => ({
+            which: which[i]!,
+            text: row.text,
+            tokens: row.ids.length,
+            finishReason: row.finishReason,
+            ms: row.prefillMs + row.decodeMs,
+            generation,
+            rows: which.length,
+          }));
         } finally {
           genAbort = null;
         }
@@ -272,11 +286,16 @@ const api: WorkerApi = {
         const maxLength = data.options.maxLength;
         genAbort = new AbortController();
         try {
-          for (const [index, ex] of examples.entries()) {
+          for (let start = 0; start < examples.length; start += PROMPTS_PER_BATCH) {
             if (genAbort.signal.aborted) break;
-            const c = await s.compareOn(ex, maxLength, { ...samplingOptions(sampling), signal: genAbort.signal });
-            const v = data.valPrompts.get(index) ?? valPrompts(s.tokenizer, [ex], [])[0]!;
-            await Promise.resolve(onRow({ index, line: ex.line, instruction: v.instruction, reference: v.reference, ...c })).catch(() => {});
+            const chunk = examples.slice(start, start + PROMPTS_PER_BATCH);
+            const compared = await s.compareOn(chunk, maxLength, { ...samplingOptions(sampling), signal: genAbort.signal });
+            for (const [i, c] of compared.entries()) {
+              const index = start + i;
+              const ex = chunk[i]!;
+              const v = data.valPrompts.get(index) ?? valPrompts(s.tokenizer, [ex], [])[0]!;
+              await Promise.resolve(onRow({ index, line: ex.line, instruction: v.instruction, reference: v.reference, ...c })).catch(() => {});
+            }
           }
           const baseLoss = await s.evalLoss(examples, 'base', 8, maxLength);
           const tunedLoss = s.adapter ? await s.evalLoss(examples, 'tuned', 8, maxLength) : null;

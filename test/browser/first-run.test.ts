@@ -152,14 +152,43 @@ describe('a first run on WebAssembly', () => {
       { prompt: 'Write a story about a little boat.', greedy: false, seed: 3, maxNewTokens: 64 },
     ];
     const shown: { base: string; tuned: string; meta: string[] }[] = [];
+    /** The columns' text lengths and statuses after every change the page makes to them. */
+    type Snapshot = { base: number; tuned: number; baseStatus: string | null; tunedStatus: string | null };
+    const recordColumns = () =>
+      page.evaluate(() => {
+        const w = window as unknown as { compareLog: Snapshot[]; compareObserver?: MutationObserver };
+        w.compareObserver?.disconnect();
+        w.compareLog = [];
+        const column = (which: string) => document.querySelector(`pre[data-output="${which}"]`);
+        w.compareObserver = new MutationObserver(() => {
+          w.compareLog.push({
+            base: column('base')?.textContent?.length ?? 0,
+            tuned: column('tuned')?.textContent?.length ?? 0,
+            baseStatus: column('base')?.closest('section')?.getAttribute('data-status') ?? null,
+            tunedStatus: column('tuned')?.closest('section')?.getAttribute('data-status') ?? null,
+          });
+        });
+        w.compareObserver.observe(document.querySelector('.outputs')!, { subtree: true, childList: true, characterData: true, attributes: true });
+      });
     for (const t of tries) {
       await fill('Prompt', t.prompt);
       const greedy = page.getByLabel('Greedy', { exact: true });
       if ((await greedy.isChecked()) !== t.greedy) await greedy.click();
       await fill('Seed', t.seed, 'compare');
       await fill('Max new tokens', t.maxNewTokens);
+      await recordColumns();
       await page.getByRole('button', { name: 'Generate' }).click();
       await expect.poll(() => page.locator('section[aria-label$="output"] .chip.done').count(), { timeout: 120_000 }).toBe(2);
+      // One batched generation wrote both columns (base and tuned as its two rows), and both
+      // columns had text while both were still generating: streamed side by side, not in turn.
+      const sections = page.locator('section[aria-label$="output"]:not(.reference)');
+      const generations = await sections.evaluateAll((els) => els.map((e) => [e.getAttribute('data-generation'), e.getAttribute('data-rows')]));
+      expect(generations).toHaveLength(2);
+      expect(generations[0]![0]).toMatch(/^\d+$/);
+      expect(generations[1]).toEqual(generations[0]);
+      expect(generations[0]![1]).toBe('2');
+      const log = await page.evaluate(() => (window as unknown as { compareLog: Snapshot[] }).compareLog);
+      expect(log.some((l) => l.base > 0 && l.tuned > 0 && l.baseStatus === 'running' && l.tunedStatus === 'running'), JSON.stringify(log.slice(0, 12))).toBe(true);
       // A typed prompt is not a held-out example: no reference answer.
       expect(await page.locator('pre[data-output="reference"]').count()).toBe(0);
       // Late deltas would flip a column back to "generating…" and append again: give them time.

@@ -9,7 +9,6 @@ import { generateRows, type RowRequest } from '../../src/engine/generate/generat
 import { disposeAdapter, type LoraAdapter } from '../../src/engine/lora/lora';
 import { parseModelConfig } from '../../src/engine/model/config';
 import { createDecoder } from '../../src/engine/model/load';
-import type { Decoder } from '../../src/engine/model/decoder';
 import type { LoadedModel } from '../../src/engine/model/load';
 import { loadStories, referenceGreedy } from '../helpers/stories';
 import { randomAdapter } from '../helpers/random-adapter';

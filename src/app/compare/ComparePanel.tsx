@@ -1,5 +1,5 @@
 // Compare: one prompt (typed, or a validation example) through the base model and the tuned
-// one, side by side, streamed, with the same seed and sampling; and a batch over the
+// one, side by side, streamed from one batched generation, with the same seed and sampling; and a batch over the
 // validation split with both losses and both outputs. Output is always text, never HTML.
 import { patch, useStore, type OutputState } from '../store';
 import { generateBoth, runBatch, stopGeneration } from './actions';
@@ -127,9 +127,15 @@ function Reference({ example }: { example: ValPrompt }) {
 
 function Output(props: { title: string; which: string; o: OutputState; disabled?: boolean }) {
   const { o } = props;
-  const status: Record<OutputState['status'], string> = { idle: '', waiting: 'waiting for the base model…', running: 'generating…', done: 'done', error: 'stopped' };
+  const status: Record<OutputState['status'], string> = { idle: '', running: 'generating…', done: 'done', error: 'stopped' };
   return (
-    <section className={`card output ${props.disabled ? 'disabled' : ''}`} aria-label={`${props.title} output`}>
+    <section
+      className={`card output ${props.disabled ? 'disabled' : ''}`}
+      aria-label={`${props.title} output`}
+      data-status={o.status}
+      data-generation={o.generation}
+      data-rows={o.rows}
+    >
       <header className="card-head">
         <h2>{props.title}</h2>
         <span className={`chip small ${o.status}`}>{status[o.status]}</span>
@@ -142,6 +148,7 @@ function Output(props: { title: string; which: string; o: OutputState; disabled?
       {o.status === 'done' && (
         <p className="muted small">
           {o.tokens} tokens · {duration(o.ms)} · {o.finishReason === 'eos' ? 'ended with EOS' : o.finishReason === 'length' ? 'hit max new tokens' : o.finishReason}
+          {o.rows && o.rows > 1 ? ` · one batch of ${o.rows} rows` : ''}
         </p>
       )}
       {props.disabled && o.status === 'idle' && <p className="muted small">Train or import an adapter to see this side.</p>}

@@ -1,5 +1,6 @@
 // Base and tuned outputs for one prompt, streamed token by token with the same seed and
-// sampling; and the batch mode over the validation split.
+// sampling — the worker runs them as two rows of one batched generation, so both columns fill
+// at once; and the batch mode over the validation split.
 import * as Comlink from 'comlink';
 import { engine } from '../engine-instance';
 import { emptyOutput, patch, useStore } from '../store';
@@ -30,7 +31,7 @@ export async function generateBoth(): Promise<void> {
   patch('compare', {
     running: true,
     error: null,
-    outputs: { base: { ...emptyOutput(), status: 'running' }, tuned: { ...emptyOutput(), status: st.adapter ? 'waiting' : 'idle' } },
+    outputs: { base: { ...emptyOutput(), status: 'running' }, tuned: { ...emptyOutput(), status: st.adapter ? 'running' : 'idle' } },
   });
   const request = ++generation;
   const onText = (deltas: TextDelta[]) => {
@@ -44,7 +45,7 @@ export async function generateBoth(): Promise<void> {
     const results = await engine.call((api) => api.generate({ prompt: spec, models, sampling: st.compare.sampling }, Comlink.proxy(onText)));
     if (request !== generation) return;
     const o = { ...useStore.getState().compare.outputs };
-    for (const r of results) o[r.which] = { text: r.text, status: 'done', tokens: r.tokens, ms: r.ms, finishReason: r.finishReason };
+    for (const r of results) o[r.which] = { text: r.text, status: 'done', tokens: r.tokens, ms: r.ms, finishReason: r.finishReason, generation: r.generation, rows: r.rows };
     patch('compare', { outputs: o });
   } catch (e) {
     const o = useStore.getState().compare.outputs;

@@ -1,5 +1,5 @@
 // Several generations in one batch: each row its own prompt (left-padded), adapter on or off,
-// and seeded stream; the same sampling for all. One forward per step serves every row, so base
+// and seeded stream; the same sampling for all. One decode step per token serves every row, so base
 // and tuned answers (Compare) or several validation prompts cost about one generation. Each row
 // streams its own text and ends on its own EOS, stop string or length while the others go on;
 // a row's output is what `generate` gives for that prompt, adapter and seed alone.
@@ -10,7 +10,8 @@ import { mulberry32 } from '../rng';
 import { nextTurn } from '../next-turn';
 import type { SamplingOptions } from './sampling';
 import { cutAtStop, StopStringStream } from './stop-strings';
-import { forwardRowLogits, type RowLogits, type RowAdapters } from './row-logits';
+import type { RowLogitsFactory } from './row-logits';
+import { decodeRowLogits } from './decode-session';
 import { sampleRows, type RowDraw, type SamplerChoice } from './sample-rows';
 import { continuation, defaultStopIds, type FinishReason, type GenerateResult } from './generate';
 
@@ -34,8 +35,8 @@ export interface GenerateRowsOptions extends SamplingOptions {
   signal?: AbortSignal;
   /** Where tokens are chosen (sample-rows.ts); default: on the device where the fused kernels run. */
   sampler?: SamplerChoice;
-  /** How the next-token logits are computed (default: the model's forward with past keys and values). */
-  logits?: (model: Decoder, adapters: RowAdapters, padId: number) => RowLogits;
+  /** How the next-token logits are computed (default: a decode session sized for this generation). */
+  logits?: RowLogitsFactory;
 }
 
 export interface GenerateRowsResult {
@@ -81,7 +82,7 @@ export async function generateRows(model: Decoder, tokenizer: TextTokenizer, req
   const adapterRows = requests.map((r) => r.adapter);
   if (adapterRows.some(Boolean) && !opts.adapter) throw new Error('generateRows: a row asks for the adapter and none was given');
   const padId = tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0;
-  const source = (opts.logits ?? forwardRowLogits)(model, { adapter: opts.adapter, rows: adapterRows }, padId);
+  const source = (opts.logits ?? decodeRowLogits(opts.maxNewTokens))(model, { adapter: opts.adapter, rows: adapterRows }, padId);
   const finish = (row: Row, reason: FinishReason) => {
     row.finishReason = reason;
     row.draw.active = false;
