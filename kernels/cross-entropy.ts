@@ -11,7 +11,8 @@ import { fusedActive } from './active';
 import { i32, type Program } from './program';
 import { dispatch, submit } from './dispatch';
 import { defineGradient, defineKernel, noGradient, runKernel, runKernelMulti } from './register';
-import { MM, tileM, tileN } from './matmul.wgsl';
+import { MM, tileKey, tileM, tileN, type TileConfig } from './matmul.wgsl';
+import { tileFor } from './tuning';
 import { combineWgsl, headGradWgsl, partialsWgsl, softmaxGradWgsl } from './cross-entropy.wgsl';
 import { isHalf, type FrozenWeight } from './half';
 import { needsFused } from './half-ops';
@@ -35,27 +36,40 @@ function headShape(w: tf.TensorInfo, half?: number[]): [number, number] {
   return half ? [half[0], half[1]] : [w.shape[0], w.shape[1]];
 }
 
-/** A tiled product of m × n outputs over k (the matmul's default tile), columns from `v0`; W read from halves with `half`. */
-function tiled(name: string, inputs: Program['inputs'], outputs: Program['outputs'], [m, n, k, v0]: number[], code: string, extra: Program['uniforms'] = {}, half = false): Program {
+/**
+ * The tile of the lm_head's products, as measured for the whole product (kernels/tuning.ts; the
+ * default where untuned): logits h·Wᵀ [N, V] over H, and dh = G·W [N, H] over V.
+ */
+const logitsTile = (rows: number, vocab: number, hidden: number) => tileFor({ m: rows, n: vocab, k: hidden, transP: false, transQ: true });
+const headGradTile = (rows: number, vocab: number, hidden: number) => tileFor({ m: rows, n: hidden, k: vocab, transP: false, transQ: false });
+
+/** On a vec4 tile, P (HID or G, contiguous along K) is read as vec4s when K is a multiple of 4. */
+const vecP = (cfg: TileConfig, k: number) => !!cfg.vec4 && k % 4 === 0;
+
+/** A tiled product of m × n outputs over k on the tile `cfg`, columns from `v0`; W read from halves with `half`; P (`p`) as vec4s with `vec`. */
+function tiled(name: string, inputs: Program['inputs'], outputs: Program['outputs'], [m, n, k, v0]: number[], code: string, extra: Program['uniforms'] = {}, half = false, cfg: TileConfig = MM, vec?: string): Program {
   return {
     ...(half ? { half: ['W'], extensions: ['f16'] as const } : {}),
-    name: half ? `${name}_h` : name,
+    name: `${name}${half ? '_h' : ''}${cfg === MM ? '' : `_${tileKey(cfg)}`}${vec ? '_vp' : ''}`,
     outputs,
     inputs,
     uniforms: { dimM: i32(m), dimN: i32(n), dimK: i32(k), v0: i32(v0), ...extra },
-    workgroupSize: [MM.WX, MM.WY, 1],
-    dispatch: [Math.ceil(n / TILE_N), Math.ceil(m / tileM(MM)), 1],
+    workgroupSize: [cfg.WX, cfg.WY, 1],
+    dispatch: [Math.ceil(n / tileN(cfg)), Math.ceil(m / tileM(cfg)), 1],
     flat: false,
     code,
+    ...(vec ? { vec4: [vec] } : {}),
   };
 }
 
 /** PART [N, tiles, 3]: per logits tile and row, its max, Σ exp and target logit. */
-export function partialsProgram(h: tf.TensorInfo, w: tf.TensorInfo, labels: tf.TensorInfo, half?: number[]): Program {
+export function partialsProgram(h: tf.TensorInfo, w: tf.TensorInfo, labels: tf.TensorInfo, half?: number[], tile?: TileConfig): Program {
   const [n, hidden] = h.shape;
   const [vocab] = headShape(w, half);
-  const tiles = Math.ceil(vocab / TILE_N);
-  return tiled('ce_partials', { HID: h, W: w, LABELS: labels }, { result: [n, tiles, 3] }, [n, vocab, hidden, 0], partialsWgsl(!!half), { tiles: i32(tiles) }, !!half);
+  const cfg = tile ?? logitsTile(n, vocab, hidden);
+  const vec = vecP(cfg, hidden);
+  const tiles = Math.ceil(vocab / tileN(cfg));
+  return tiled('ce_partials', { HID: h, W: w, LABELS: labels }, { result: [n, tiles, 3] }, [n, vocab, hidden, 0], partialsWgsl(!!half, cfg, vec), { tiles: i32(tiles) }, !!half, cfg, vec ? 'HID' : undefined);
 }
 
 /** LOSS [N] and LSE [N] from PART; one workgroup per row (rows fold into y past the x limit). */
@@ -75,17 +89,21 @@ export function combineProgram(part: tf.TensorInfo): Program {
 }
 
 /** G [N, cols] = dy ⊙ (softmax − onehot) over the vocabulary columns v0 … v0 + cols. */
-export function softmaxGradProgram(h: tf.TensorInfo, w: tf.TensorInfo, labels: tf.TensorInfo, lse: tf.TensorInfo, dy: tf.TensorInfo, v0: number, cols: number, half?: number[]): Program {
+export function softmaxGradProgram(h: tf.TensorInfo, w: tf.TensorInfo, labels: tf.TensorInfo, lse: tf.TensorInfo, dy: tf.TensorInfo, v0: number, cols: number, half?: number[], tile?: TileConfig): Program {
   const [n, hidden] = h.shape;
-  return tiled('ce_softmax_grad', { HID: h, W: w, LABELS: labels, LSE: lse, DY: dy }, { result: [n, cols] }, [n, cols, hidden, v0], softmaxGradWgsl(!!half), {}, !!half);
+  const cfg = tile ?? logitsTile(n, headShape(w, half)[0], hidden);
+  const vec = vecP(cfg, hidden);
+  return tiled('ce_softmax_grad', { HID: h, W: w, LABELS: labels, LSE: lse, DY: dy }, { result: [n, cols] }, [n, cols, hidden, v0], softmaxGradWgsl(!!half, cfg, vec), {}, !!half, cfg, vec ? 'HID' : undefined);
 }
 
 /** dh [N, H] (+ ACC) = G·W[v0 … v0 + cols]. */
-export function headGradProgram(g: tf.TensorInfo, w: tf.TensorInfo, acc: tf.TensorInfo | null, v0: number, half?: number[]): Program {
+export function headGradProgram(g: tf.TensorInfo, w: tf.TensorInfo, acc: tf.TensorInfo | null, v0: number, half?: number[], tile?: TileConfig): Program {
   const [n, cols] = g.shape;
-  const [, hidden] = headShape(w, half);
+  const [vocab, hidden] = headShape(w, half);
+  const cfg = tile ?? headGradTile(n, vocab, hidden);
+  const vec = vecP(cfg, cols);
   const inputs = { G: g, W: w, ...(acc ? { ACC: acc } : {}) };
-  return tiled(`ce_head_grad${acc ? '_acc' : ''}`, inputs, { result: [n, hidden] }, [n, hidden, cols, v0], headGradWgsl(!!acc, !!half), {}, !!half);
+  return tiled(`ce_head_grad${acc ? '_acc' : ''}`, inputs, { result: [n, hidden] }, [n, hidden, cols, v0], headGradWgsl(!!acc, !!half, cfg, vec), {}, !!half, cfg, vec ? 'G' : undefined);
 }
 
 defineKernel(LM_HEAD_CE, ({ inputs, backend, attrs }) => {

@@ -12,11 +12,7 @@
 //   G = dy ⊙ (exp(z − lse) − onehot(target)) for the chunk's columns, recomputing z = h·W_cᵀ
 //     with the tiled matmul and applying this in its store;
 //   dh (+)= G·W_c, the tiled matmul reading the chunk's rows of W in place.
-import { MM, store, tiledProduct, tileM, tileN, type Segment } from './matmul.wgsl';
-
-const { WX, WY, RM, RN } = MM;
-const TILE_M = tileM(MM);
-const TILE_N = tileN(MM);
+import { laneCol, laneRow, MM, store, tiledProduct, tileM, tileN, type Segment, type TileConfig } from './matmul.wgsl';
 // The float32 lowest, as a starting maximum: -inf arithmetic is not guaranteed in WGSL.
 const LOWEST = '-3.40282e38';
 
@@ -24,7 +20,8 @@ const LOWEST = '-3.40282e38';
 const readW = (half: boolean, index: string) => (half ? `f32(W[${index}])` : `W[${index}]`);
 
 /** z = h·Wᵀ, rows of W offset by `uniforms.v0` and limited to the chunk's `uniforms.dimN`. */
-const logitsSegment = (half: boolean): Segment => ({
+const logitsSegment = (half: boolean, vecH: boolean): Segment => ({
+  vecP: vecH,
   p: 'HID',
   q: '',
   transP: false,
@@ -35,7 +32,13 @@ const logitsSegment = (half: boolean): Segment => ({
 const dims = { m: 'uniforms.dimM', n: 'uniforms.dimN', k: 'uniforms.dimK' };
 
 /** PART [N, tiles, 3]. Uniforms: dimM (N), dimN (V), dimK (H), v0 (0), tiles. */
-export function partialsWgsl(half = false): string {
+export function partialsWgsl(half = false, cfg: TileConfig = MM, vecH = false): string {
+  const { WX, RM, RN } = cfg;
+  const TILE_M = tileM(cfg);
+  const TILE_N = tileN(cfg);
+  // The tile row and column of a lane's accumulator (i, j).
+  const r = laneRow(cfg, 'i');
+  const c = laneCol(cfg, 'j');
   const helpers = /* wgsl */ `var<workgroup> red : array<f32, ${TILE_M * WX}>;`;
   const epilogue = /* wgsl */ `
   let tile = i32(workgroupId.x);
@@ -43,45 +46,45 @@ export function partialsWgsl(half = false): string {
   for (var i = 0; i < ${RM}; i = i + 1) {
     var m = ${LOWEST};
     for (var j = 0; j < ${RN}; j = j + 1) {
-      if (col0 + lx + j * ${WX} < uniforms.dimN) { m = max(m, acc[i * ${RN} + j]); }
+      if (col0 + ${c} < uniforms.dimN) { m = max(m, acc[i * ${RN} + j]); }
     }
-    red[(ly + i * ${WY}) * ${WX} + lx] = m;
+    red[${r} * ${WX} + lx] = m;
   }
   workgroupBarrier();
   var rowMax : array<f32, ${RM}>;
   for (var i = 0; i < ${RM}; i = i + 1) {
     rowMax[i] = ${LOWEST};
-    for (var x = 0; x < ${WX}; x = x + 1) { rowMax[i] = max(rowMax[i], red[(ly + i * ${WY}) * ${WX} + x]); }
+    for (var x = 0; x < ${WX}; x = x + 1) { rowMax[i] = max(rowMax[i], red[${r} * ${WX} + x]); }
   }
   workgroupBarrier();
   for (var i = 0; i < ${RM}; i = i + 1) {
     var s = 0.0;
     for (var j = 0; j < ${RN}; j = j + 1) {
-      if (col0 + lx + j * ${WX} < uniforms.dimN) { s = s + exp(acc[i * ${RN} + j] - rowMax[i]); }
+      if (col0 + ${c} < uniforms.dimN) { s = s + exp(acc[i * ${RN} + j] - rowMax[i]); }
     }
-    red[(ly + i * ${WY}) * ${WX} + lx] = s;
+    red[${r} * ${WX} + lx] = s;
   }
   workgroupBarrier();
 
   for (var i = 0; i < ${RM}; i = i + 1) {
-    let row = row0 + ly + i * ${WY};
+    let row = row0 + ${r};
     if (row < uniforms.dimM) {
       let base = (row * uniforms.tiles + tile) * 3;
       let label = LABELS[row];
       if (lx == 0) {
         var s = 0.0;
-        for (var x = 0; x < ${WX}; x = x + 1) { s = s + red[(ly + i * ${WY}) * ${WX} + x]; }
+        for (var x = 0; x < ${WX}; x = x + 1) { s = s + red[${r} * ${WX} + x]; }
         result[base] = rowMax[i];
         result[base + 1] = s;
         if (label < col0 || label >= col0 + ${TILE_N}) { result[base + 2] = 0.0; }
       }
       for (var j = 0; j < ${RN}; j = j + 1) {
-        if (col0 + lx + j * ${WX} == label) { result[base + 2] = acc[i * ${RN} + j]; }
+        if (col0 + ${c} == label) { result[base + 2] = acc[i * ${RN} + j]; }
       }
     }
   }
 `;
-  return tiledProduct([{ seg: logitsSegment(half), d: dims, acc: 'acc' }], epilogue, helpers);
+  return tiledProduct([{ seg: logitsSegment(half, vecH), d: dims, acc: 'acc' }], epilogue, helpers, cfg);
 }
 
 /** LOSS [N] and LSE [N] from PART; one workgroup of `wg` lanes per row. Uniforms: rows, tiles. */
@@ -136,18 +139,20 @@ fn main() {
  * G [N, Vc] = DY ⊙ (softmax − onehot) over the vocabulary columns v0 … v0 + Vc.
  * Uniforms: dimM (N), dimN (Vc), dimK (H), v0.
  */
-export function softmaxGradWgsl(half = false): string {
+export function softmaxGradWgsl(half = false, cfg: TileConfig = MM, vecH = false): string {
   return tiledProduct(
-    [{ seg: logitsSegment(half), d: dims, acc: 'acc' }],
-    store('result', dims, `acc[i * ${RN} + j]`, (row, col, value) => `
+    [{ seg: logitsSegment(half, vecH), d: dims, acc: 'acc' }],
+    store('result', dims, `acc[i * ${cfg.RN} + j]`, (row, col, value) => `
         var g = exp(${value} - LSE[${row}]);
         if (LABELS[${row}] == uniforms.v0 + ${col}) { g = g - 1.0; }
-        result[${row} * uniforms.dimN + ${col}] = DY[${row}] * g;`),
+        result[${row} * uniforms.dimN + ${col}] = DY[${row}] * g;`, cfg),
+    '',
+    cfg,
   );
 }
 
 /** dh [N, H] (+ ACC) = G·W_c, W_c = rows v0 … v0 + Vc of W. Uniforms: dimM (N), dimN (H), dimK (Vc), v0. */
-export function headGradWgsl(accumulate: boolean, half = false): string {
-  const seg: Segment = { p: 'G', q: '', transP: false, transQ: false, readQ: (k, n) => readW(half, `(uniforms.v0 + ${k}) * uniforms.dimN + ${n}`) };
-  return tiledProduct([{ seg, d: dims, acc: 'acc' }], store('result', dims, (accumulate ? 'ACC[row * uniforms.dimN + col] + ' : '') + `acc[i * ${RN} + j]`));
+export function headGradWgsl(accumulate: boolean, half = false, cfg: TileConfig = MM, vecG = false): string {
+  const seg: Segment = { p: 'G', q: '', transP: false, transQ: false, vecP: vecG, readQ: (k, n) => readW(half, `(uniforms.v0 + ${k}) * uniforms.dimN + ${n}`) };
+  return tiledProduct([{ seg, d: dims, acc: 'acc' }], store('result', dims, (accumulate ? 'ACC[row * uniforms.dimN + col] + ' : '') + `acc[i * ${cfg.RN} + j]`, undefined, cfg), '', cfg);
 }

@@ -49,6 +49,11 @@ export function isTuned(p: MatmulProblem): boolean {
   return table.has(problemKey(p));
 }
 
+/** Records `cfg` for this problem's bucket, as a measurement would (a saved table, a test). */
+export function setTile(p: MatmulProblem, cfg: TileConfig): void {
+  table.set(problemKey(p), cfg);
+}
+
 export function clearTuning(): void {
   table.clear();
 }

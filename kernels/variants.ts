@@ -91,6 +91,12 @@ function crossEntropy(): Program[] {
     softmaxGradProgram(h, w, labels, rows, rows, 0, 128),
     headGradProgram(g, w, null, 0),
     headGradProgram(g, w, t([37, 40]), 128),
+    // On the vec4 tiles the tuner may pick for the lm_head's products.
+    ...TILE_CANDIDATES.filter((cfg) => cfg.vec4).flatMap((cfg) => [
+      partialsProgram(h, w, labels, undefined, cfg),
+      softmaxGradProgram(h, w, labels, rows, rows, 0, 128, undefined, cfg),
+      headGradProgram(g, w, t([37, 40]), 128, undefined, cfg),
+    ]),
   ];
 }
 

@@ -11,7 +11,7 @@ import { SWIGLU, SWIGLU_GRAD } from '../../kernels/swiglu';
 import { GEGLU, GEGLU_GRAD } from '../../kernels/geglu';
 import { ROPE_QKV, ROPE_QKV_GRAD } from '../../kernels/rope';
 import { LORA_GRAD_AB, LORA_GRAD_U2, LORA_LINEAR, LORA_LINEAR_DROPOUT, LORA_LINEAR_GROUP, LORA_MATMUL } from '../../kernels/lora-linear';
-import { LM_HEAD_CE, LM_HEAD_CE_GRAD } from '../../kernels/cross-entropy';
+import { headGradProgram, LM_HEAD_CE, LM_HEAD_CE_GRAD, partialsProgram } from '../../kernels/cross-entropy';
 import { ADAMW, SUM_SQUARES } from '../../kernels/adamw';
 import { AdamW } from '../../src/engine/train/optimizer';
 import { newVariable } from '../../src/engine/variables';
@@ -20,6 +20,7 @@ import { maxRelativeError } from '../helpers/numerics';
 import { clearTuning, TILE_CANDIDATES, tileFor, tuneFrozenMatmuls } from '../../kernels';
 import { groupedMatmul, loraDown, matmulWithTile, plain, transposed } from '../../kernels/matmul';
 import { tileKey } from '../../kernels/matmul.wgsl';
+import { setTile } from '../../kernels/tuning';
 import { mulberry32 } from '../../src/engine/rng';
 
 const TOL = 1e-4;
@@ -318,6 +319,24 @@ export function kernelSuites(): void {
       const r = mulberry32(43);
       const labels = Int32Array.from({ length: n }, (_, i) => (i === 0 ? v - 1 : i === 1 ? 0 : Math.floor(r() * v)));
       await expectSame((a) => lmHeadCrossEntropy(a as tf.Tensor2D, w as tf.Tensor2D, labels, { chunkBytes }), [x], [LM_HEAD_CE, LM_HEAD_CE_GRAD]);
+      tf.dispose([x, w]);
+    });
+
+    it('on every vec4 tile (as if tuned): vocab 301 in chunks of 128, 128 and 45 columns (the last read without vec4)', async () => {
+      const [n, h, v] = [70, 40, 301];
+      const x = rand([n, h], 44, 2);
+      const w = rand([v, h], 45);
+      const labels = Int32Array.from({ length: n }, (_, i) => (i * 37) % v);
+      for (const cfg of TILE_CANDIDATES.filter((c) => c.vec4)) {
+        clearTuning();
+        setTile({ m: n, n: v, k: h, transP: false, transQ: true }, cfg);
+        setTile({ m: n, n: h, k: v, transP: false, transQ: false }, cfg);
+        const info = (shape: number[], dtype: tf.DataType = 'float32'): tf.TensorInfo => ({ dataId: {}, shape, dtype });
+        expect(partialsProgram(info([n, h]), info([v, h]), info([n], 'int32')).name, 'the tuned tile is used').toContain(tileKey(cfg));
+        expect(headGradProgram(info([n, 128]), info([v, h]), null, 0).name).toContain(tileKey(cfg));
+        await expectSame((a) => lmHeadCrossEntropy(a as tf.Tensor2D, w as tf.Tensor2D, labels, { chunkBytes: n * 4 * 128 }), [x], [LM_HEAD_CE, LM_HEAD_CE_GRAD]);
+      }
+      clearTuning();
       tf.dispose([x, w]);
     });
 
