@@ -9,7 +9,8 @@ import type { Decoder } from '../model/decoder';
 import { endOfTurnTokenId, type TextTokenizer } from '../model/tokenizer';
 import type { LoraAdapter } from '../lora/lora';
 import { mulberry32 } from '../rng';
-import { sampleToken, type SamplingOptions } from './sampling';
+import type { SamplingOptions } from './sampling';
+import { sampleRows } from './sample-rows';
 import { nextTurn } from '../next-turn';
 import { cutAtStop, StopStringStream } from './stop-strings';
 import { createDecodeSession } from './decode-session';
@@ -72,11 +73,15 @@ export async function generate(
       }
       const all = [...promptIds, ...ids];
       const row = session ? (step === 0 ? session.prefill([promptIds]) : session.step([ids[ids.length - 1]!])) : recomputed(model, all, opts.adapter);
-      const logits = (await row.data()) as Float32Array;
-      row.dispose();
+      // On the device where the fused kernels run (only the id comes back), else on the host.
+      let id: number;
+      try {
+        [id] = (await sampleRows(row, [{ history: all, random, active: true }], opts)) as [number];
+      } finally {
+        row.dispose();
+      }
       if (step === 0) prefillMs = performance.now() - t0;
 
-      const id = sampleToken(logits, all, opts, random);
       ids.push(id);
       if (eos.has(id)) {
         finishReason = 'eos';
@@ -115,10 +120,10 @@ export function continuation(tokenizer: TextTokenizer, promptIds: number[], prom
 }
 
 /** Next-token logits by running the whole sequence again (no cache). */
-function recomputed(model: Decoder, all: number[], adapter: LoraAdapter | null | undefined): tf.Tensor {
+function recomputed(model: Decoder, all: number[], adapter: LoraAdapter | null | undefined): tf.Tensor2D {
   return tf.tidy(() => {
     const { hidden } = model.forward(tf.tensor2d(all, [1, all.length], 'int32'), { adapter });
-    return model.logits(hidden.slice([0, all.length - 1, 0], [1, 1, -1])).reshape([-1]);
+    return model.logits(hidden.slice([0, all.length - 1, 0], [1, 1, -1])).reshape([1, -1]);
   });
 }
 
