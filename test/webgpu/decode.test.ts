@@ -2,7 +2,9 @@
 // over SwiftShader: logits equal recomputing the whole sequence within 1e-4 for the tiny llama,
 // qwen2 and qwen3 configs — no adapter, an adapter on every row, and mixed base/tuned rows of
 // different (left-padded) prompt lengths — several steps past the prompt; exactly 5 dispatches per
-// layer + 2 per step and a flat tensor count; stories260K greedy equals reference_greedy.json.
+// layer + 2 per step and a flat tensor count; stories260K greedy equals reference_greedy.json (27
+// dispatches a step); generateRows (sampling on the device) gives the same ids through the fused
+// step as through the model's forward with past keys.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf';
 import { initBackend } from '../../src/engine/backend';
@@ -10,7 +12,9 @@ import { createDecoder } from '../../src/engine/model/load';
 import { parseModelConfig } from '../../src/engine/model/config';
 import { disposeWeights } from '../../src/engine/model/weights';
 import { disposeAdapter } from '../../src/engine/lora/lora';
-import { createDecodeSession } from '../../src/engine/generate/decode-session';
+import { createDecodeSession, decodeRowLogits } from '../../src/engine/generate/decode-session';
+import { generateRows } from '../../src/engine/generate/generate-rows';
+import { installDispatchCounter, since, snapshot } from '../../bench/lib/dispatch';
 import { argmax } from '../../src/engine/generate/sampling';
 import { TINY_LLAMA3, TINY_QWEN2, TINY_QWEN3, randomWeights, type HubConfig } from '../helpers/random-model';
 import { randomIds } from '../helpers/model-forward';
@@ -91,6 +95,7 @@ describe('stories260K through the fused decode step', () => {
     const ref = await referenceGreedy();
     try {
       const n = ref.greedy_ids.length - ref.prompt_ids.length;
+      const counter = installDispatchCounter()!;
       for (const rows of [1, 2]) {
         const s = createDecodeSession(m.model, { rows, capacity: ref.greedy_ids.length, adapter: null });
         expect(s.fused).toBe(true);
@@ -104,13 +109,41 @@ describe('stories260K through the fused decode step', () => {
             seq.push(id);
             return id;
           });
-          if (i < n - 1) logits = s.step(ids);
+          if (i < n - 1) {
+            const before = snapshot(counter);
+            logits = s.step(ids);
+            // 5 layers: 5 per layer + the embedding and the head.
+            expect(since(counter, before).dispatches).toBe(27);
+          }
         }
         s.dispose();
         for (const seq of seqs) expect(seq).toEqual(ref.greedy_ids);
       }
       expect(tf.getBackend()).toBe('webgpu');
     } finally {
+      m.model.dispose();
+    }
+  });
+});
+
+describe('generateRows through decodeRowLogits (fused step) equals it through the forward with past keys', () => {
+  it('stories260K, base and tuned rows of one prompt and a shorter one, seeded sampling', async () => {
+    const m = await loadStories();
+    const adapter = changingAdapter(m.model, ['q_proj', 'v_proj', 'down_proj'], 4, 9);
+    try {
+      const prompt = m.tokenizer.encode('Once upon a time, there was a little');
+      const requests = [
+        { prompt, adapter: false, seed: 1 },
+        { prompt, adapter: true, seed: 1 },
+        { prompt: m.tokenizer.encode('The dog'), adapter: true, seed: 2 },
+      ];
+      const opts = { maxNewTokens: 12, temperature: 0.8, topK: 40, eosTokenIds: [], adapter };
+      const viaForward = await generateRows(m.model, m.tokenizer, requests, opts);
+      const viaDecode = await generateRows(m.model, m.tokenizer, requests, { ...opts, logits: decodeRowLogits(opts.maxNewTokens) });
+      expect(viaDecode.rows.map((r) => r.ids)).toEqual(viaForward.rows.map((r) => r.ids));
+      expect(viaDecode.rows[0]!.ids).not.toEqual(viaDecode.rows[1]!.ids);
+    } finally {
+      disposeAdapter(adapter);
       m.model.dispose();
     }
   });
