@@ -14,7 +14,6 @@ import { disposeWeights } from '../../src/engine/model/weights';
 import { disposeAdapter } from '../../src/engine/lora/lora';
 import { createDecodeSession, decodeRowLogits } from '../../src/engine/generate/decode-session';
 import { generateRows } from '../../src/engine/generate/generate-rows';
-import { forwardRowLogits } from '../../src/engine/generate/row-logits';
 import { installDispatchCounter, since, snapshot } from '../../bench/lib/dispatch';
 import { argmax } from '../../src/engine/generate/sampling';
 import { TINY_LLAMA3, TINY_QWEN2, TINY_QWEN3, randomWeights, type HubConfig } from '../helpers/random-model';
@@ -139,7 +138,7 @@ describe('generateRows through decodeRowLogits (fused step) equals it through th
         { prompt: m.tokenizer.encode('The dog'), adapter: true, seed: 2 },
       ];
       const opts = { maxNewTokens: 12, temperature: 0.8, topK: 40, eosTokenIds: [], adapter };
-      const viaForward = await generateRows(m.model, m.tokenizer, requests, { ...opts, logits: forwardRowLogits });
+      const viaForward = await generateRows(m.model, m.tokenizer, requests, { ...opts, logits: decodeRowLogits(opts.maxNewTokens, { fused: false }) });
       const viaDecode = await generateRows(m.model, m.tokenizer, requests, { ...opts, logits: decodeRowLogits(opts.maxNewTokens) });
       expect(viaDecode.rows.map((r) => r.ids)).toEqual(viaForward.rows.map((r) => r.ids));
       expect(viaDecode.rows[0]!.ids).not.toEqual(viaDecode.rows[1]!.ids);

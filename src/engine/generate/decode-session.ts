@@ -30,6 +30,8 @@ export interface DecodeSessionOptions {
   /** Cache slots: the longest (padded) prompt plus the tokens to generate. */
   capacity: number;
   adapter?: LoraAdapter | null;
+  /** false: always the model's forward with past keys and values (a reference to compare with). */
+  fused?: boolean;
 }
 
 export interface DecodeSession {
@@ -56,6 +58,7 @@ export function createDecodeSession(model: Decoder, opts: DecodeSessionOptions):
 /** Why the fused step cannot serve this session, or null. */
 function fusedReason(model: Decoder, opts: DecodeSessionOptions): string | null {
   const c = model.config;
+  if (opts.fused === false) return 'the caller asked for the forward with past keys (fused: false)';
   if (!fusedActive()) return 'the fused kernels are not active (they need the webgpu backend and kernel mode "fused")';
   if (c.family === 'gemma3' || c.hiddenAct !== 'silu' || c.slidingWindow !== null) return `model family ${c.family} (the fused step covers llama, mistral, qwen2 and qwen3)`;
   if (opts.rows > MAX_DECODE_ROWS) return `${opts.rows} rows (the fused step takes ≤ ${MAX_DECODE_ROWS})`;
@@ -312,23 +315,26 @@ export interface SessionRowLogits {
  * longest prompt plus `maxNewTokens`, created at prefill. `padId` is unused: padding never reaches
  * attention (the cache masks it).
  */
-export function decodeRowLogits(maxNewTokens: number): (model: Decoder, adapters: { adapter: LoraAdapter | null | undefined; rows: readonly boolean[] }, padId: number) => SessionRowLogits {
+export function decodeRowLogits(
+  maxNewTokens: number,
+  session: Pick<DecodeSessionOptions, 'fused'> = {},
+): (model: Decoder, adapters: { adapter: LoraAdapter | null | undefined; rows: readonly boolean[] }, padId: number) => SessionRowLogits {
   return (model, adapters) => {
-    let session: DecodeSession | undefined;
+    let current: DecodeSession | undefined;
     return {
       prefill(prompts) {
-        if (session) throw new Error('decodeRowLogits: prefill runs once, first');
+        if (current) throw new Error('decodeRowLogits: prefill runs once, first');
         const width = Math.max(...prompts.map((p) => p.length));
-        session = createDecodeSession(model, { rows: prompts.length, capacity: width + Math.max(1, maxNewTokens), adapter: adapters.adapter });
-        return session.prefill(prompts, adapters.rows);
+        current = createDecodeSession(model, { ...session, rows: prompts.length, capacity: width + Math.max(1, maxNewTokens), adapter: adapters.adapter });
+        return current.prefill(prompts, adapters.rows);
       },
       step(ids) {
-        if (!session) throw new Error('decodeRowLogits: prefill first');
-        return session.step(ids, adapters.rows);
+        if (!current) throw new Error('decodeRowLogits: prefill first');
+        return current.step(ids, adapters.rows);
       },
       dispose() {
-        session?.dispose();
-        session = undefined;
+        current?.dispose();
+        current = undefined;
       },
     };
   };
