@@ -1,8 +1,8 @@
 // Sampling on the device (kernels/sample.ts) on Dawn over SwiftShader: the ids it draws equal the
 // host sampler's (src/engine/generate/sampling.ts) given the same uniforms, over random logits
 // with ties, penalties, top-k and top-p, in one dispatch; and batched generation with an adapter
-// per row (generate-rows.ts), sampling on the device, equals `generate` alone with the host
-// sampler, row by row, and reproduces reference_greedy.json.
+// per row (generate-rows.ts), sampling on the device, draws what the host sampler draws, equals
+// `generate` alone row by row, and reproduces reference_greedy.json.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../src/engine/tf';
 import { initBackend } from '../../src/engine/backend';
@@ -17,21 +17,14 @@ import type { LoadedModel } from '../../src/engine/model/load';
 import { mulberry32 } from '../../src/engine/rng';
 import { loadStories, referenceGreedy } from '../helpers/stories';
 import { randomAdapter } from '../helpers/random-adapter';
+import { installDispatchCounter, since, snapshot } from '../../bench/lib/dispatch';
 
-/** Counts compute dispatches by wrapping GPUComputePassEncoder.prototype.dispatchWorkgroups. */
+/** GPU dispatches `f` issues (bench/lib/dispatch.ts counts them at the device's pass encoder). */
 function countDispatches<T>(f: () => T): { value: T; dispatches: number } {
-  const proto = (globalThis as unknown as { GPUComputePassEncoder: { prototype: GPUComputePassEncoder } }).GPUComputePassEncoder.prototype;
-  const original = proto.dispatchWorkgroups;
-  let n = 0;
-  proto.dispatchWorkgroups = function (this: GPUComputePassEncoder, ...args: Parameters<GPUComputePassEncoder['dispatchWorkgroups']>) {
-    n++;
-    return original.apply(this, args);
-  };
-  try {
-    return { value: f(), dispatches: n };
-  } finally {
-    proto.dispatchWorkgroups = original;
-  }
+  const counter = installDispatchCounter()!;
+  const before = snapshot(counter);
+  const value = f();
+  return { value, dispatches: since(counter, before).dispatches };
 }
 
 interface Case {
@@ -159,15 +152,17 @@ describe('generateRows on WebGPU (fused kernels, sampling on the device)', () =>
     expect(got.rows[1]!.ids).not.toEqual(got.rows[0]!.ids);
   });
 
-  it('seeded sampling: each row equals generate() alone (host sampler), and memory stays flat', async () => {
+  it('seeded sampling: each row equals generate() alone, and the host sampler draws the same; memory stays flat', async () => {
     const opts = { maxNewTokens: 10, temperature: 0.9, topK: 40, topP: 0.9, repetitionPenalty: 1.2, seed: 3 };
     const rows: RowRequest[] = [
       { prompt: 'Once upon a time', adapter: false },
       { prompt: 'Once upon a time', adapter: true },
       { prompt: 'Tom', adapter: true, seed: 8 },
     ];
-    const got = await generateRows(m.model, m.tokenizer, rows, { ...opts, adapter });
+    const got = await generateRows(m.model, m.tokenizer, rows, { ...opts, adapter, sampler: 'device' });
+    const host = await generateRows(m.model, m.tokenizer, rows, { ...opts, adapter, sampler: 'host' });
     for (const [i, r] of rows.entries()) {
+      expect(got.rows[i]!.ids, `row ${i} on the host`).toEqual(host.rows[i]!.ids);
       const want = await generate(m.model, m.tokenizer, r.prompt, { ...opts, seed: r.seed ?? opts.seed, adapter: r.adapter ? adapter : null });
       expect(got.rows[i]!.ids, `row ${i}`).toEqual(want.ids);
     }
