@@ -10,6 +10,7 @@ import { SCHEMA, type BenchReport } from './lib/schema';
 import { formatReport } from './lib/table';
 import { defaultOutPath, gitInfo, machineInfo, softwareInfo, storiesFromDisk, writeReport } from './lib/node';
 import { matmulMain } from './matmul';
+import { formatFamilies } from './lib/timestamps';
 
 export async function runNodeBench(args: BenchArgs, log: (line: string) => void): Promise<BenchReport> {
   const config = args.config;
@@ -60,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
     report = await runNodeBench(args, log);
   }
   process.stdout.write(`\n${formatReport(report)}\n`);
+  const families = formatFamilies(report.rows);
+  if (families) process.stdout.write(`\n${families}\n`);
   const path = await writeReport(args.out ?? defaultOutPath(report.runner), report);
   process.stdout.write(`\nwrote ${path}\n`);
   return report.rows.some((r) => r.status === 'error') ? 1 : 0;

@@ -158,20 +158,27 @@ export function matmulWithTile(cfg: TileConfig, p: tf.Tensor2D, q: tf.Tensor2D, 
 /**
  * Measures the candidate tiles on the frozen-weight products of LoRA training — for each
  * linear [out, in] and M = tokens per micro-batch: x·Wᵀ (forward) and dy·W (input gradient) —
- * and keeps the fastest for each. Needs the webgpu backend.
+ * and keeps the fastest for each. With `rank`, also the LoRA products that take a tile: dA = duᵀ·x
+ * (the grouped dA/dB dispatch uses its tile) and the 2- and 3-part down-projections X·[A_p]ᵀ.
+ * The lm_head's products (the fused cross-entropy's) are those of a linear [vocab, hidden].
+ * Needs the webgpu backend.
  */
-export async function tuneFrozenMatmuls(linears: readonly { in: number; out: number }[], tokens: number): Promise<TuningResult[]> {
+export async function tuneFrozenMatmuls(linears: readonly { in: number; out: number }[], tokens: number, opts: { rank?: number } = {}): Promise<TuningResult[]> {
   if (tf.getBackend() !== 'webgpu') throw new Error(`tuneFrozenMatmuls needs the webgpu backend, not ${tf.getBackend()}`);
   const seen = new Set<string>();
   const problems: MatmulProblem[] = [];
+  const add = (p: MatmulProblem) => {
+    const key = JSON.stringify(p);
+    if (!seen.has(key)) problems.push(p), seen.add(key);
+  };
   for (const l of linears) {
-    for (const p of [
-      { m: tokens, n: l.out, k: l.in, transP: false, transQ: true },
-      { m: tokens, n: l.in, k: l.out, transP: false, transQ: false },
-    ]) {
-      const key = JSON.stringify(p);
-      if (!seen.has(key)) problems.push(p), seen.add(key);
-    }
+    add({ m: tokens, n: l.out, k: l.in, transP: false, transQ: true });
+    add({ m: tokens, n: l.in, k: l.out, transP: false, transQ: false });
+  }
+  const r = opts.rank;
+  if (r) {
+    for (const l of linears) add({ m: r, n: l.in, k: tokens, transP: true, transQ: false });
+    for (const k of new Set(linears.map((l) => l.in))) for (const parts of [2, 3]) add(loraDownProblem(tokens, k, parts * r));
   }
   return tuneMatmuls(problems, matmulWithTile);
 }

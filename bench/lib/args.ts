@@ -22,6 +22,8 @@ export const USAGE = `npm run bench -- [flags]
   --no-profile         skip the tf.profile step (peak bytes, kernel count)
   --no-generate        skip prefill/decode
   --tune               fused WebGPU rows: measure the matmul tile shapes on this device first
+  --timestamps         WebGPU rows: one more step timed per kernel family with GPU timestamp
+                       queries (where the device has 'timestamp-query'; else the row says so)
   --count-only         WebGPU: count dispatches and tensor bytes of real steps without running
                        the GPU work (for big shapes on SwiftShader); no timings, no generation
   --browser            run in headless Chromium (playwright-core) instead of Node
@@ -149,6 +151,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--tune':
         config.tune = true;
+        break;
+      case '--timestamps':
+        config.timestamps = true;
         break;
       case '--count-only':
         config.countOnly = true;

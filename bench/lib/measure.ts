@@ -18,6 +18,7 @@ import { trackBuffers } from './buffers';
 import { loadBenchModel, silentTokenizer, type BenchModelSpec, type StoriesFiles } from './models';
 import type { Variant } from './variants';
 import { clearTuning, tuneFrozenMatmuls } from '../../kernels';
+import { timeFamilies, type StepTimestamps } from './timestamps';
 import type { BackendDescription, BenchConfig, BenchRow, BenchShape, CountFigures, GenerateFigures, MemoryFigures, TrainFigures } from './schema';
 
 export const ALL_LINEAR: readonly string[] = TARGET_PRESETS['all-linear'];
@@ -116,7 +117,8 @@ export async function runRow(spec: BenchModelSpec, backend: BackendName, v: Vari
       mulberry32(1),
     );
     if (c.tune && v.id === 'fused' && backend === 'webgpu' && !c.countOnly) {
-      row.tuning = await tuneFrozenMatmuls(linearShapes(config), c.batch * c.seq);
+      // The layers' linears, the lm_head (the fused cross-entropy's products) and the LoRA products.
+      row.tuning = await tuneFrozenMatmuls([...linearShapes(config), { in: config.hiddenSize, out: config.vocabSize }], c.batch * c.seq, { rank: c.rank });
       for (const t of row.tuning) {
         const p = t.problem;
         ctx.log(`  tuned ${p.m}×${p.n}×${p.k}${p.transQ ? ' (Wᵀ)' : ''}: ${t.best} (${Object.entries(t.ms).map(([k, ms]) => `${k} ${ms.toFixed(2)} ms`).join(', ')})`);
@@ -129,6 +131,7 @@ export async function runRow(spec: BenchModelSpec, backend: BackendName, v: Vari
       mfu: utilisation(flops.perStep, train.figures.stepMsMedian, c.peakTflops ?? undefined).mfu,
     };
     if (train.memory) row.memory = train.memory;
+    if (train.timestamps) row.timestamps = train.timestamps;
     row.counts = train.counts;
     ctx.log(
       `${spec.id} / ${backend} / ${v.id}: ${row.train.stepMsMedian.toFixed(0)} ms/step, ${row.train.tokensPerSec.toFixed(1)} tok/s` +
@@ -157,6 +160,7 @@ interface TrainMeasurement {
   figures: Omit<TrainFigures, 'tflops' | 'mfu'>;
   memory: MemoryFigures | null;
   counts: CountFigures;
+  timestamps?: StepTimestamps;
 }
 
 /**
@@ -167,7 +171,8 @@ interface TrainMeasurement {
 async function measureTraining(model: Decoder, adapter: LoraAdapter, ctx: RowContext): Promise<TrainMeasurement> {
   const c = ctx.config;
   const timed = c.warmup + c.steps;
-  const total = timed + (c.profile ? 1 : 0);
+  // Extra steps after the timed ones, each from a pause: tf.profile's, then the GPU timestamps'.
+  const total = timed + (c.profile ? 1 : 0) + (c.timestamps ? 1 : 0);
   const examples = syntheticExamples(model.config.vocabSize, c.seq, c.batch * total, 7);
   const trainer = new Trainer(model, adapter, examples, [], {
     ...DEFAULT_TRAIN_OPTIONS,
@@ -188,7 +193,7 @@ async function measureTraining(model: Decoder, adapter: LoraAdapter, ctx: RowCon
   let last = counter ? snapshot(counter) : null;
   let onPaused: (() => void) | null = null;
   let onStep: (() => void) | null = null;
-  const paused = new Promise<void>((resolve) => (onPaused = resolve));
+  let paused = new Promise<void>((resolve) => (onPaused = resolve));
   const onEvent = (e: TrainEvent) => {
     if (e.type === 'step') {
       if (counter && last) {
@@ -200,7 +205,7 @@ async function measureTraining(model: Decoder, adapter: LoraAdapter, ctx: RowCon
       tokens = e.tokens;
       trained = e.trainedTokens;
       ctx.log(`  step ${e.step}/${total}: ${e.stepMs.toFixed(0)} ms, loss ${e.loss.toFixed(4)}`);
-      if (c.profile && e.step === timed) trainer.pause();
+      if (e.step >= timed && e.step < total) trainer.pause();
       onStep?.();
     } else if (e.type === 'paused') onPaused?.();
   };
@@ -210,6 +215,7 @@ async function measureTraining(model: Decoder, adapter: LoraAdapter, ctx: RowCon
     let tfKernels: number | null = null;
     if (c.profile) {
       await Promise.race([paused, run]);
+      paused = new Promise<void>((resolve) => (onPaused = resolve));
       const baselineBytes = tf.memory().numBytes;
       const stepDone = new Promise<void>((resolve) => (onStep = resolve));
       const buffers = trackBuffers();
@@ -232,6 +238,17 @@ async function measureTraining(model: Decoder, adapter: LoraAdapter, ctx: RowCon
         stepPeakBufferBytes: distinct.peakBytes,
       };
       tfKernels = profile.kernels.length;
+    }
+    let timestamps: StepTimestamps | undefined;
+    if (c.timestamps) {
+      await Promise.race([paused, run]);
+      const stepDone = new Promise<void>((resolve) => (onStep = resolve));
+      timestamps = await timeFamilies(async () => {
+        trainer.resume();
+        await Promise.race([stepDone, run]);
+      });
+      ctx.log(`  GPU time by family (${timestamps.available ? `${timestamps.busyMs.toFixed(1)} ms busy of a ${timestamps.spanMs.toFixed(1)} ms span, ${timestamps.passes} passes` : timestamps.reason}):`);
+      for (const f of timestamps.families) if (f.passes) ctx.log(`    ${f.family}: ${f.ms.toFixed(2)} ms in ${f.passes} passes`);
     }
     const result = await run;
     if (result.cancelled) throw new Error('training was cancelled');
@@ -257,6 +274,7 @@ async function measureTraining(model: Decoder, adapter: LoraAdapter, ctx: RowCon
         dispatchesEachStep: timedDispatches ? timedDispatches.map((d) => d.dispatches) : null,
         tfKernelsPerStep: tfKernels,
       },
+      ...(timestamps ? { timestamps } : {}),
     };
   } finally {
     trainer.dispose();

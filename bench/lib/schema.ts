@@ -3,6 +3,7 @@
 // rates per second; null where a figure does not apply (no GPU dispatches on cpu/wasm, no MFU
 // without a peak).
 import type { FlopsBreakdown } from './flops';
+import type { StepTimestamps } from './timestamps';
 
 export const SCHEMA = 'weblora-bench/1';
 
@@ -96,6 +97,8 @@ export interface BenchRow {
   generate?: GenerateFigures;
   /** `--tune`, fused WebGPU rows: the frozen-weight matmul tiles measured before training. */
   tuning?: { problem: { m: number; n: number; k: number; transP: boolean; transQ: boolean }; ms: Record<string, number>; best: string }[];
+  /** `--timestamps`, WebGPU rows: GPU time per kernel family over one more step (bench/lib/timestamps.ts). */
+  timestamps?: StepTimestamps;
   /** Wall time of the whole row (load, train, profile, generate). */
   seconds: number;
 }
@@ -136,6 +139,8 @@ export interface BenchConfig {
   countOnly?: boolean;
   /** Fused rows measure the frozen-weight matmul tiles first (kernels/tuning.ts). */
   tune?: boolean;
+  /** WebGPU rows time one more step per kernel family with timestamp queries. */
+  timestamps?: boolean;
 }
 
 export interface BenchReport {
