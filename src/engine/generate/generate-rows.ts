@@ -82,7 +82,9 @@ export async function generateRows(model: Decoder, tokenizer: TextTokenizer, req
   const adapterRows = requests.map((r) => r.adapter);
   if (adapterRows.some(Boolean) && !opts.adapter) throw new Error('generateRows: a row asks for the adapter and none was given');
   const padId = tokenizer.padTokenId ?? tokenizer.eosTokenId ?? 0;
-  const source = (opts.logits ?? decodeRowLogits(opts.maxNewTokens))(model, { adapter: opts.adapter, rows: adapterRows }, padId);
+  // No row with the adapter: the steps need not carry it (the fused step then skips LoRA).
+  const adapter = adapterRows.some(Boolean) ? opts.adapter : null;
+  const source = (opts.logits ?? decodeRowLogits(opts.maxNewTokens))(model, { adapter, rows: adapterRows }, padId);
   const finish = (row: Row, reason: FinishReason) => {
     row.finishReason = reason;
     row.draw.active = false;
