@@ -50,6 +50,27 @@ export interface DecodeCase {
   adapter: LoraAdapter | null;
   steps: number;
   seed: number;
+  /**
+   * 'rows' (default): each row recomputed alone, unpadded. 'batch': all rows in one left-padded
+   * forward with a key mask and the adapter masked per row — one shape per step instead of one per
+   * row, for long prompts on a slow adapter.
+   */
+  reference?: 'rows' | 'batch';
+}
+
+/** Last-position logits of every row, left-padded into one forward (see DecodeCase.reference). */
+export async function recomputedBatchLogits(model: Decoder, seqs: number[][], adapterRows: boolean[], adapter: LoraAdapter | null): Promise<Float32Array> {
+  const width = Math.max(...seqs.map((q) => q.length));
+  const pad = (q: number[]) => new Array<number>(width - q.length).fill(0);
+  const logits = tf.tidy(() => {
+    const ids = tf.tensor2d(seqs.map((q) => [...pad(q), ...q]), [seqs.length, width], 'int32');
+    const attentionMask = tf.tensor2d(seqs.map((q) => [...pad(q), ...q.map(() => 1)]), [seqs.length, width], 'int32');
+    const { hidden } = model.forward(ids, { attentionMask, adapter, adapterRows });
+    return model.logits(hidden.slice([0, width - 1, 0], [seqs.length, 1, -1]));
+  });
+  const data = (await logits.data()) as Float32Array;
+  logits.dispose();
+  return data;
 }
 
 /** Runs `c` through a session and through full recomputation, row by row. */
@@ -64,6 +85,15 @@ export async function checkDecode(model: Decoder, c: DecodeCase): Promise<Decode
     const got = (await logits.data()) as Float32Array;
     logits.dispose();
     const vocab = model.config.vocabSize;
+    if (c.reference === 'batch') {
+      const on = c.adapterRows.map((a) => a && !!c.adapter);
+      out.maxError = Math.max(out.maxError, maxRelativeError(await recomputedBatchLogits(model, seqs, on, c.adapter), got));
+      if (!out.adapterChanged && on.some(Boolean)) {
+        const base = await recomputedBatchLogits(model, seqs, on.map(() => false), null);
+        out.adapterChanged = on.some((a, r) => a && maxRelativeError(base.subarray(r * vocab, (r + 1) * vocab), got.subarray(r * vocab, (r + 1) * vocab)) > 1e-3);
+      }
+      return;
+    }
     for (let r = 0; r < rows; r++) {
       const on = c.adapterRows[r]! && !!c.adapter;
       const ref = await recomputedLogits(model, seqs[r]!, on ? c.adapter : null);

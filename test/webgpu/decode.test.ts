@@ -89,6 +89,44 @@ describe.each([
   });
 });
 
+/**
+ * The shapes the tiny configs miss: head size 64 (SmolLM2's, Qwen2.5's) on a GQA ratio of 3,
+ * hidden, intermediate and vocabulary that end in a partial block of columns (200, 100, 101),
+ * 5 rows (more than 4: the 128-lane workgroups), and prompts of 9 to 131 tokens, so attention
+ * walks several 64-key chunks from first real slots that are not chunk-aligned.
+ */
+const MEDIUM_QWEN2: HubConfig = Object.freeze({
+  ...TINY_QWEN2,
+  hidden_size: 200,
+  head_dim: 64,
+  num_attention_heads: 3,
+  num_key_value_heads: 1,
+  intermediate_size: 100,
+  vocab_size: 101,
+  max_position_embeddings: 256,
+});
+
+describe('fused decode step, 5 rows of long prompts, head size 64', () => {
+  it('= full recompute within 1e-4, base and tuned rows alternating (LoRA r 16 on every linear)', async () => {
+    const config = parseModelConfig({ ...MEDIUM_QWEN2 });
+    const weights = randomWeights(config, 12, { std: 0.1, normJitter: 0.3 });
+    const model = createDecoder(config, weights);
+    const adapter = changingAdapter(model, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], 16, 8);
+    try {
+      const prompts = [70, 131, 20, 66, 9].map((n, i) => randomIds(n, config.vocabSize, 30 + i));
+      const out = await checkDecode(model, { prompts, adapterRows: prompts.map((_, i) => i % 2 === 1), adapter, steps: 2, seed: 4, reference: 'batch' });
+      expect(out.fused).toBe(true);
+      expect(out.maxError).toBeLessThan(1e-4);
+      expect(out.adapterChanged).toBe(true);
+      expect(out.dispatches).toEqual([12, 12]);
+    } finally {
+      disposeAdapter(adapter);
+      model.dispose();
+      disposeWeights(weights);
+    }
+  });
+});
+
 describe('stories260K through the fused decode step', () => {
   it('greedy output equals reference_greedy.json, in 1 row and in each of 2 rows', async () => {
     const m = await loadStories();
