@@ -10,6 +10,7 @@ import { SCHEMA, type BenchReport } from './lib/schema';
 import { formatReport } from './lib/table';
 import { defaultOutPath, gitInfo, machineInfo, softwareInfo, storiesFromDisk, writeReport } from './lib/node';
 import { matmulMain } from './matmul';
+import { f16CheckMain } from './f16-check';
 import { formatFamilies } from './lib/timestamps';
 
 export async function runNodeBench(args: BenchArgs, log: (line: string) => void): Promise<BenchReport> {
@@ -41,6 +42,8 @@ export async function runNodeBench(args: BenchArgs, log: (line: string) => void)
 async function main(argv: string[]): Promise<number> {
   // The matmul probe has flags of its own (bench/matmul.ts); it is here so that the GPU bundle's bench.mjs runs it too.
   if (argv.includes('--matmul')) return matmulMain(argv.filter((a) => a !== '--matmul'));
+  // The half-precision matmuls' self-check (bench/f16-check.ts), here for the same reason.
+  if (argv.includes('--f16-check')) return f16CheckMain(argv);
   let args: BenchArgs;
   try {
     args = parseBenchArgs(argv);

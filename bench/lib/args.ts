@@ -3,6 +3,7 @@ import { BACKEND_ORDER, type BackendName } from '../../src/engine/backend';
 import { BENCH_MODEL_IDS, benchModel } from './models';
 import { variant } from './variants';
 import type { BenchConfig } from './schema';
+import { parsePrecisions } from './precision';
 
 export const USAGE = `npm run bench -- [flags]
 
@@ -10,6 +11,9 @@ export const USAGE = `npm run bench -- [flags]
   --backends LIST      webgpu,wasm,cpu (default: every available; WebGPU counts as available
                        when the adapter is a real GPU, or any adapter with --swiftshader)
   --variants LIST      stock[,fused] (default: stock)
+  --precision LIST     fp32[,f16-base] (default: fp32): the frozen base in float32, or stored as
+                       float16 (fused WebGPU rows with shader-f16; each row says which half
+                       kernel ran: SIMT f16 or subgroup matrices)
   --steps N            timed training steps (default 5)
   --warmup N           untimed steps first (default 2)
   --seq N --batch N    sequence length and batch (default 256, 8)
@@ -106,6 +110,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       }
       case '--variants':
         config.variants = list(take()).map((v) => variant(v).id);
+        break;
+      case '--precision':
+        config.precisions = parsePrecisions(list(take()));
         break;
       case '--steps':
         config.steps = int('steps', take(), 1);

@@ -4,6 +4,8 @@ import { tf } from '../../src/engine/tf';
 import type { BackendName } from '../../src/engine/backend';
 import { benchModel, type StoriesFiles } from './models';
 import { variant } from './variants';
+import { parsePrecisions, usePrecision } from './precision';
+import { setPrecision } from '../../kernels/precision';
 import { probeAdapter, runRow, shapeOf, startBackend } from './measure';
 import type { GpuCounts } from './dispatch';
 import type { BackendDescription, BenchConfig, BenchRow } from './schema';
@@ -61,17 +63,28 @@ export async function runBench(config: BenchConfig, env: BenchEnvironment): Prom
     }
     backends.push(description);
     env.log(`${name}: ${description.reason}`);
-    for (const v of config.variants) {
-      for (const m of config.models) {
-        const before = tf.memory();
-        // Only WebGPU dispatches: in a browser the counters exist whatever the backend.
-        const counter = name === 'webgpu' ? env.counter : null;
-        rows.push(await runRow(benchModel(m), name, variant(v), { config, counter, stories: env.stories, log: env.log }));
-        const after = tf.memory();
-        if (after.numTensors > before.numTensors) {
-          env.log(`  (${after.numTensors - before.numTensors} tensors, ${after.numBytes - before.numBytes} bytes still alive after the row)`);
+    for (const precision of parsePrecisions(config.precisions ?? ['fp32'])) {
+      for (const v of config.variants) {
+        const use = await usePrecision(precision, name, v);
+        if ('note' in use && use.note) env.log(`${name} ${v} ${precision}: frozen matmuls on ${use.frozenMatmul}, not subgroup matrices: ${use.note}`);
+        else if ('frozenMatmul' in use && precision !== 'fp32') env.log(`${name} ${v} ${precision}: frozen matmuls on ${use.frozenMatmul}`);
+        for (const m of config.models) {
+          if ('skip' in use) {
+            rows.push({ model: m, backend: name, variant: v, precision, status: 'skipped', error: use.skip, shape: shapeOf(config), seconds: 0 });
+            continue;
+          }
+          const before = tf.memory();
+          // Only WebGPU dispatches: in a browser the counters exist whatever the backend.
+          const counter = name === 'webgpu' ? env.counter : null;
+          const row = await runRow(benchModel(m), name, variant(v), { config, counter, stories: env.stories, log: env.log });
+          rows.push({ ...row, precision, frozenMatmul: use.frozenMatmul, ...(use.note ? { frozenMatmulNote: use.note } : {}) });
+          const after = tf.memory();
+          if (after.numTensors > before.numTensors) {
+            env.log(`  (${after.numTensors - before.numTensors} tensors, ${after.numBytes - before.numBytes} bytes still alive after the row)`);
+          }
         }
       }
+      setPrecision('fp32');
     }
   }
   return { backends, rows };

@@ -5,6 +5,9 @@
 // on the weights' values, only on their shapes.
 import { parseModelConfig, type ModelConfig } from '../../src/engine/model/config';
 import { createDecoder, loadModel } from '../../src/engine/model/load';
+import { storedAsHalf } from '../../src/engine/model/weights';
+import { getPrecision } from '../../kernels/precision';
+import { HalfWeight, isHalf } from '../../kernels/half';
 import type { Decoder } from '../../src/engine/model/decoder';
 import { bytesSource } from '../../src/engine/model/byte-source';
 import type { TextTokenizer } from '../../src/engine/model/tokenizer';
@@ -75,7 +78,17 @@ export async function loadBenchModel(spec: BenchModelSpec, stories: StoriesFiles
     model = loaded.model;
   } else {
     const config = parseModelConfig({ ...spec.config });
-    model = createDecoder(config, randomWeights(config, 0));
+    const weights = randomWeights(config, 0);
+    // f16-base: the matrices as halves, one at a time (as loading a checkpoint converts them).
+    if (getPrecision() === 'f16-base') {
+      for (const [name, w] of weights) {
+        if (isHalf(w) || !storedAsHalf(w.shape)) continue;
+        const values = (await w.data()) as Float32Array;
+        w.dispose();
+        weights.set(name, HalfWeight.fromFloat32(values, w.shape, name));
+      }
+    }
+    model = createDecoder(config, weights);
   }
   return {
     config: model.config,

@@ -84,6 +84,11 @@ export interface BenchRow {
   model: string;
   backend: string;
   variant: string;
+  /** The frozen base's precision (absent in reports made before it existed: fp32). */
+  precision?: string;
+  /** What multiplied by the frozen weights: 'fp32', 'simt-f16' or 'subgroup-matrix'; and why not the matrix units where offered. */
+  frozenMatmul?: string;
+  frozenMatmulNote?: string;
   status: 'ok' | 'error' | 'skipped';
   error?: string;
   /** PyTorch peer only: the implementation that ran, e.g. "transformers 4.57 (sdpa attention) + peft 0.17". */
@@ -118,6 +123,8 @@ export interface BenchConfig {
   models: string[];
   backends: string[];
   variants: string[];
+  /** Frozen-base precisions, a row each (default ['fp32']). */
+  precisions?: string[];
   steps: number;
   warmup: number;
   seq: number;

@@ -19,10 +19,18 @@ function tflops(x: number | undefined): string {
   return x >= 0.1 ? x.toFixed(2) : x.toPrecision(2);
 }
 
+/** fp32, or f16-base with the half kernel that ran (simt: SIMT f16; sgmat: subgroup matrices). */
+function precisionCell(r: BenchRow): string {
+  const p = r.precision ?? 'fp32';
+  if (p === 'fp32' || !r.frozenMatmul) return p;
+  return `${p} ${r.frozenMatmul === 'subgroup-matrix' ? 'sgmat' : 'simt'}`;
+}
+
 const COLUMNS = [
   'model',
   'backend',
   'variant',
+  'precision',
   'B×T r',
   'train tok/s',
   'step ms',
@@ -39,13 +47,15 @@ const COLUMNS = [
 
 export function rowCells(r: BenchRow, countOnly = false): string[] {
   const shape = `${r.shape.batch}×${r.shape.seq} r${r.shape.rank}`;
-  if (r.status !== 'ok') return [r.model, r.backend, r.variant, shape, `${r.status}: ${r.error ?? ''}`];
+  const precision = precisionCell(r);
+  if (r.status !== 'ok') return [r.model, r.backend, r.variant, precision, shape, `${r.status}: ${r.error ?? ''}`];
   // A count-only run executed no GPU work: its timings say nothing.
   const timing = (s: string) => (countOnly ? 'n/a' : s);
   return [
     r.model,
     r.backend,
     r.variant,
+    precision,
     shape,
     timing(fmt(r.train?.tokensPerSec)),
     timing(fmt(r.train?.stepMsMedian, 0)),
@@ -82,7 +92,7 @@ export function formatComparisons(rows: readonly BenchRow[], countOnly = false):
     if (!base?.train || !r.train) continue;
     const ratio = (a?: number | null, b?: number | null) => (a && b ? (a / b).toFixed(2) + '×' : '-');
     out.push(
-      `${r.model} ${r.backend}: ${r.variant} ÷ stock — ${countOnly ? '' : `tokens/s ${ratio(r.train.tokensPerSec, base.train.tokensPerSec)}, `}` +
+      `${r.model} ${r.backend}: ${r.variant}${r.precision && r.precision !== 'fp32' ? ` ${r.precision}` : ''} ÷ stock — ${countOnly ? '' : `tokens/s ${ratio(r.train.tokensPerSec, base.train.tokensPerSec)}, `}` +
         `dispatches ${ratio(r.counts?.dispatchesPerStep, base.counts?.dispatchesPerStep)}, ` +
         `step peak bytes ${ratio(r.memory?.stepPeakBytes, base.memory?.stepPeakBytes)} ` +
         `(distinct buffers ${ratio(r.memory?.stepPeakBufferBytes, base.memory?.stepPeakBufferBytes)})`,

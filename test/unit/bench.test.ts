@@ -105,7 +105,7 @@ describe('a tiny benchmark run', () => {
       config,
       rows: out.rows,
     });
-    expect(table).toMatch(/stories260K\s+cpu\s+stock\s+2×8 r16/);
+    expect(table).toMatch(/stories260K\s+cpu\s+stock\s+fp32\s+2×8 r16/);
   });
 
   it('skips the fused variant off WebGPU without loading anything', async () => {

@@ -42,7 +42,13 @@ export async function startBackend(choice: BackendChoice, io: CliIO, kernels: Ke
         : '';
     throw new Error(`${(e as Error).message}${hint}`);
   }
-  const half = info.precision === 'f16-base' ? `; precision f16-base (frozen matmuls: ${info.frozenMatmul}${info.frozenMatmulNote ? `, not subgroup matrices: ${info.frozenMatmulNote}` : ''})` : '; precision fp32';
+  // On webgpu, always which precision (elsewhere only fp32 exists).
+  const half =
+    info.precision === 'f16-base'
+      ? `; precision f16-base (frozen matmuls: ${info.frozenMatmul}${info.frozenMatmulNote ? `, not subgroup matrices: ${info.frozenMatmulNote}` : ''})`
+      : info.name === 'webgpu'
+        ? '; precision fp32'
+        : '';
   io.stderr(`backend: ${info.reason}${info.name === 'webgpu' ? `; ${info.kernels === 'fused' ? 'fused WGSL kernels' : 'stock TF.js ops'}` : ''}${half}\n`);
   return info;
 }
