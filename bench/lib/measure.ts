@@ -11,6 +11,7 @@ import { Trainer, DEFAULT_TRAIN_OPTIONS } from '../../src/engine/train/trainer';
 import type { BatchExample } from '../../src/engine/data/batches';
 import type { TrainEvent } from '../../src/engine/train/events';
 import { generate } from '../../src/engine/generate/generate';
+import { generateRows } from '../../src/engine/generate/generate-rows';
 import { mulberry32 } from '../../src/engine/rng';
 import { trainingFlops, utilisation } from './flops';
 import { since, snapshot, type GpuCounts } from './dispatch';
@@ -19,7 +20,7 @@ import { loadBenchModel, silentTokenizer, type BenchModelSpec, type StoriesFiles
 import type { Variant } from './variants';
 import { clearTuning, tuneFrozenMatmuls } from '../../kernels';
 import { timeFamilies, type StepTimestamps } from './timestamps';
-import type { BackendDescription, BenchConfig, BenchRow, BenchShape, CountFigures, GenerateFigures, MemoryFigures, TrainFigures } from './schema';
+import type { BackendDescription, BenchConfig, BenchRow, BenchShape, CountFigures, GenerateFigures, MemoryFigures, PairFigures, TrainFigures } from './schema';
 
 export const ALL_LINEAR: readonly string[] = TARGET_PRESETS['all-linear'];
 
@@ -304,14 +305,53 @@ async function measureGeneration(model: Decoder, adapter: LoraAdapter, backend: 
   const r = await run(c.newTokens);
   const total = counter && before ? since(counter, before).dispatches : null;
   const decoded = r.ids.length - 1;
+  const decodeTokensPerSec = decoded > 0 ? (decoded / r.decodeMs) * 1000 : 0;
   return {
     promptTokens: prompt.length,
     newTokens: r.ids.length,
     prefillMs: r.prefillMs,
     prefillTokensPerSec: (prompt.length / r.prefillMs) * 1000,
     decodeMs: r.decodeMs,
-    decodeTokensPerSec: decoded > 0 ? (decoded / r.decodeMs) * 1000 : 0,
+    decodeTokensPerSec,
     prefillDispatches,
     dispatchesPerDecodedToken: total !== null && prefillDispatches !== null && decoded > 0 ? (total - prefillDispatches) / decoded : null,
+    baseAndTuned: await measurePair(model, adapter, prompt, decodeTokensPerSec, backend, ctx),
+  };
+}
+
+/**
+ * Compare's case: base and tuned as the two rows of one batched generation (generate-rows.ts),
+ * same prompt, greedy — the tokens of both rows per second of decoding, and how that compares
+ * with one row alone (2× would be a free second row).
+ */
+async function measurePair(model: Decoder, adapter: LoraAdapter, prompt: number[], single: number, backend: BackendName, ctx: RowContext): Promise<PairFigures> {
+  const c = ctx.config;
+  const rows = [
+    { prompt, adapter: false },
+    { prompt, adapter: true },
+  ];
+  const run = (maxNewTokens: number) => generateRows(model, silentTokenizer(model.config.vocabSize), rows, { maxNewTokens, eosTokenIds: [], adapter, temperature: 0 });
+  await run(backend === 'webgpu' ? c.newTokens : Math.min(2, c.newTokens));
+  const counter = ctx.counter;
+  let first: number | null = null;
+  if (counter) {
+    const before = snapshot(counter);
+    await run(1);
+    first = since(counter, before).dispatches;
+  }
+  const before = counter ? snapshot(counter) : null;
+  const r = await run(c.newTokens);
+  const total = counter && before ? since(counter, before).dispatches : null;
+  // EOS is off: both rows run every step, so both end at the last one.
+  const decodeMs = Math.max(...r.rows.map((row) => row.decodeMs));
+  const decoded = r.steps - 1;
+  const decodeTokensPerSec = decoded > 0 ? ((rows.length * decoded) / decodeMs) * 1000 : 0;
+  return {
+    rows: rows.length,
+    newTokens: r.steps,
+    decodeMs,
+    decodeTokensPerSec,
+    speedupOverOneRow: single > 0 ? decodeTokensPerSec / single : null,
+    dispatchesPerStep: total !== null && first !== null && decoded > 0 ? (total - first) / decoded : null,
   };
 }

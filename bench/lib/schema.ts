@@ -78,6 +78,21 @@ export interface GenerateFigures {
   /** GPU dispatches of the prefill, and per decoded token (null off WebGPU). */
   prefillDispatches: number | null;
   dispatchesPerDecodedToken: number | null;
+  /** Compare's case: base and tuned as two rows of one batched generation (absent in older reports). */
+  baseAndTuned?: PairFigures;
+}
+
+export interface PairFigures {
+  rows: number;
+  newTokens: number;
+  /** The newTokens − 1 steps after the prefill, both rows together. */
+  decodeMs: number;
+  /** Tokens of all rows per second of decoding. */
+  decodeTokensPerSec: number;
+  /** decodeTokensPerSec ÷ one row's (the target for base + tuned: ≥ 1.8). */
+  speedupOverOneRow: number | null;
+  /** GPU dispatches per step for all rows (decode step and sampling; null off WebGPU). */
+  dispatchesPerStep: number | null;
 }
 
 export interface BenchRow {
