@@ -22,6 +22,9 @@ import { groupedMatmul, loraDown, matmulWithTile, plain, transposed } from '../.
 import { tileKey } from '../../kernels/matmul.wgsl';
 import { setTile } from '../../kernels/tuning';
 import { mulberry32 } from '../../src/engine/rng';
+import { sampleOnDevice } from '../../kernels';
+import { SAMPLE_TOKENS } from '../../kernels/sample';
+import { sampleToken, type SamplingOptions } from '../../src/engine/generate/sampling';
 
 const TOL = 1e-4;
 
@@ -453,6 +456,28 @@ export function kernelSuites(): void {
       await expectSame((xx, aa, bb) => linear(xx, { w, lora: { a: aa, b: bb, scaling: 2 } }), [x, a, b], [LORA_LINEAR, LORA_MATMUL]);
       tf.dispose([x, w, a, b]);
       clearTuning();
+    });
+  });
+
+  describe('sampling on the device', () => {
+    it('draws the host sampler\'s ids (ties, penalty, top-k, top-p, greedy) in one kernel', async () => {
+      const random = mulberry32(61);
+      const options: SamplingOptions[] = [{}, { repetitionPenalty: 1.5 }, { temperature: 1, topK: 3 }, { temperature: 0.8, topP: 0.6, repetitionPenalty: 1.3 }, { temperature: 1.3, topK: 40, topP: 0.9 }];
+      for (const [n, opts] of options.entries()) {
+        for (const vocab of [7, 700]) {
+          // Rounded to halves: many ties, at the top-k and top-p cuts too.
+          const logits = Float32Array.from({ length: 3 * vocab }, () => Math.round((random() * 2 - 1) * 8) / 2);
+          const histories = [0, 1, 2].map(() => Array.from({ length: 6 }, () => Math.floor(random() * vocab)));
+          const uniforms = [0, 1, 2].map(() => random());
+          const want = histories.map((h, r) => sampleToken(logits.subarray(r * vocab, (r + 1) * vocab), h, opts, () => uniforms[r]!));
+          const t = tf.tensor2d(logits, [3, vocab]);
+          const profile = await tf.profile(() => sampleOnDevice(t, histories, uniforms, opts));
+          expect(profile.kernelNames).toEqual([SAMPLE_TOKENS]);
+          const ids = profile.result as tf.Tensor;
+          expect(Array.from(await ids.data()), `options ${n}, vocab ${vocab}`).toEqual(want);
+          tf.dispose([t, ids]);
+        }
+      }
     });
   });
 }
