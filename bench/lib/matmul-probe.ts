@@ -186,6 +186,25 @@ function zeroFreeBuffers(): void {
   backend.device.queue.submit([encoder.finish()]);
 }
 
+/**
+ * Destroys the free pool's buffers: each problem leaves `repeats` outputs of its own size there,
+ * which no later problem reuses (tens of GB over the models' products otherwise).
+ */
+function releaseFreeBuffers(): void {
+  if (tf.getBackend() !== 'webgpu') return;
+  const backend = tf.backend() as unknown as { bufferManager?: { freeBuffers?: Map<string, GPUBuffer[]>; numFreeBuffers?: number; numBytesAllocated?: number } };
+  const m = backend.bufferManager;
+  if (!(m?.freeBuffers instanceof Map) || typeof m.numFreeBuffers !== 'number' || typeof m.numBytesAllocated !== 'number') return;
+  submit(tf.backend());
+  for (const buffers of m.freeBuffers.values()) {
+    for (const b of buffers.splice(0)) {
+      m.numFreeBuffers--;
+      m.numBytesAllocated -= b.size;
+      b.destroy();
+    }
+  }
+}
+
 /** Runs the probe on the current backend (webgpu for the tiles). */
 export async function runMatmulProbe(problems: readonly ProbeProblem[], opts: ProbeOptions = {}): Promise<ProbeRow[]> {
   const repeats = opts.repeats ?? 10;
@@ -246,6 +265,8 @@ export async function runMatmulProbe(problems: readonly ProbeProblem[], opts: Pr
       }
     }
     tf.dispose([p, qKN, qNK, rowsT, colsT]);
+    await drain();
+    releaseFreeBuffers();
     const fastest = (rs: ProbeResult[]) => rs.filter((r) => r.ok && r.ms !== null).sort((a, b) => a.ms! - b.ms!)[0]?.candidate ?? null;
     const row: ProbeRow = { problem, checked: rowIdx.length * colIdx.length, results, best: fastest(results), bestTile: fastest(results.filter((r) => r.tile)) };
     rows.push(row);
