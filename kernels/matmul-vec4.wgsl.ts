@@ -102,6 +102,8 @@ function operandCode(o: Operand, d: Dims, cfg: TileConfig, name: string) {
 
 /** Accumulates op(P)·op(Q) for the tile at (row0, col0) into `acc` (see the file's head). */
 export function segmentVec4(s: Segment, d: Dims, acc: string, cfg: TileConfig): string {
+  const invalid = vec4ConfigError(cfg);
+  if (invalid) throw new Error(`vec4 tile ${cfg.WX}x${cfg.WY}_${cfg.RM}x${cfg.RN}_${cfg.TK}: ${invalid}`);
   const { WX, WY, RM, RN, TK } = cfg;
   const p: Operand = {
     x: 'm',
