@@ -29,7 +29,8 @@ export const USAGE = `npm run bench -- [flags]
   --timestamps         WebGPU rows: one more step timed per kernel family with GPU timestamp
                        queries (where the device has 'timestamp-query'; else the row says so)
   --count-only         WebGPU: count dispatches and tensor bytes of real steps without running
-                       the GPU work (for big shapes on SwiftShader); no timings, no generation
+                       the GPU work (for big shapes on SwiftShader); no timings (generation's
+                       dispatches per decoded token are counted too)
   --browser            run in headless Chromium (playwright-core) instead of Node
   --chromium PATH      Chromium binary (default $CHROMIUM_PATH or /usr/bin/chromium)
   --chromium-arg ARG   extra Chromium flag (repeatable), e.g. --chromium-arg=--enable-features=Vulkan
@@ -163,8 +164,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         config.timestamps = true;
         break;
       case '--count-only':
+        // Generation stays: its dispatches per decoded token are counted like a step's.
         config.countOnly = true;
-        config.generate = false;
         break;
       case '--no-generate':
         config.generate = false;

@@ -43,6 +43,7 @@ const COLUMNS = [
   'kern/step',
   'prefill tok/s',
   'decode tok/s',
+  'disp/token',
 ] as const;
 
 export function rowCells(r: BenchRow, countOnly = false): string[] {
@@ -66,8 +67,9 @@ export function rowCells(r: BenchRow, countOnly = false): string[] {
     r.memory ? fmt(r.memory.stepPeakBufferBytes / MiB) : '-',
     fmt(r.counts?.dispatchesPerStep, 0),
     fmt(r.counts?.tfKernelsPerStep, 0),
-    fmt(r.generate?.prefillTokensPerSec),
-    fmt(r.generate?.decodeTokensPerSec, 2),
+    timing(fmt(r.generate?.prefillTokensPerSec)),
+    timing(fmt(r.generate?.decodeTokensPerSec, 2)),
+    fmt(r.generate?.dispatchesPerDecodedToken, 0),
   ];
 }
 
