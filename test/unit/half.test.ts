@@ -9,6 +9,7 @@ import { loadModel } from '../../src/engine/model/load';
 import { writeSafetensors } from '../../src/engine/model/safetensors';
 import { disposeWeights } from '../../src/engine/model/weights';
 import { placeholderTokenizer, randomTensors, TINY_QWEN2 } from '../helpers/random-model';
+import { pickMatrixShape } from '../../kernels/matmul-f16';
 
 describe('float16 conversion', () => {
   it('gives the binary16 bits of exact values, the largest half, subnormals and infinities', () => {
@@ -95,5 +96,18 @@ describe('loading in f16-base', () => {
     );
     m.model.dispose();
     disposeWeights(m.model.weights);
+  });
+});
+
+describe("the matrix units' shape for f16-base", () => {
+  const config = (componentType: string, resultComponentType: string, M: number, N: number, K: number) => ({ componentType, resultComponentType, M, N, K });
+
+  it("takes an f16 × f16 → f32 shape, square first (NVIDIA's list), and none where there is none", () => {
+    const nvidia = [config('f16', 'f32', 16, 8, 16), config('f16', 'f16', 16, 16, 16), config('f16', 'f32', 16, 16, 16), config('f16', 'f32', 16, 8, 8), config('i8', 'i32', 16, 16, 32)];
+    expect(pickMatrixShape(nvidia)).toEqual({ M: 16, N: 16, K: 16 });
+    expect(pickMatrixShape([config('f32', 'f32', 8, 8, 8), config('f16', 'f32', 8, 8, 8)])).toEqual({ M: 8, N: 8, K: 8 });
+    expect(pickMatrixShape([config('f16', 'f32', 16, 8, 16)])).toEqual({ M: 16, N: 8, K: 16 });
+    expect(pickMatrixShape([config('f16', 'f16', 16, 16, 16), config('i8', 'i32', 16, 16, 32)])).toBeNull();
+    expect(pickMatrixShape([])).toBeNull();
   });
 });

@@ -11,12 +11,18 @@ import { installNodeWebGPU } from '../../src/engine/backend-node';
 import type { LoadedModel } from '../../src/engine/model/load';
 import { estimateTrainingMemory } from '../../src/engine/model/memory';
 import { HalfWeight, isHalf, roundF16 } from '../../kernels/half';
-import { matmulHalf } from '../../kernels/matmul-f16';
+import { checkHalfMatmul, matmulHalf } from '../../kernels/matmul-f16';
 import { embedding, lmHeadCrossEntropy, linear } from '../../kernels';
 import { loadStories } from '../helpers/stories';
 import { storyInstruct } from '../helpers/story-data';
 import { firstLosses } from '../helpers/train-suite';
 import { maxRelativeError } from '../helpers/numerics';
+import { runCliInProcess } from '../helpers/cli-run';
+import { STORIES_DIR } from '../helpers/paths';
+import { STORY_INSTRUCT } from '../helpers/story-data';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 let info: BackendInfo;
 
@@ -53,6 +59,15 @@ describe('precision f16-base on lavapipe', () => {
     expect(info.adapter?.description).toMatch(/llvmpipe/);
     expect(info.features).toEqual(expect.arrayContaining(['shader-f16', 'subgroups']));
     expect([info.precision, info.frozenMatmul, info.frozenMatmulNote]).toEqual(['f16-base', 'simt-f16', undefined]);
+  });
+
+  it('a subgroup-matrix kernel that fails on the device is refused with the reason, and the backend goes on working', async () => {
+    // lavapipe has no matrix units: the module is invalid here, as a broken one would be on a GPU.
+    const refused = await checkHalfMatmul({ shape: { M: 16, N: 16, K: 16 }, lanes: 32 });
+    expect(refused.why).toMatch(/subgroup-matrix kernel failed validation: .*chromium_experimental_subgroup_matrix/s);
+    const simt = await checkHalfMatmul(null);
+    expect(simt.why).toBeUndefined();
+    expect(simt.error).toBeLessThan(1e-3);
   });
 
   it('SIMT f16: x·Wᵀ + s·u·Bᵀ and dy·W + du·A + acc equal float64 of the f16-rounded W within 1e-3', async () => {
@@ -190,5 +205,22 @@ describe('precision f16-base on lavapipe', () => {
       expect(ref[49]).toBeLessThan(0.8 * ref[0]);
       expect(memory[50]).toEqual(memory[2]);
     });
+  });
+
+  it('weblora train --precision f16-base records the precision and the kernel in train_log.json; on wasm it is refused, saying why', { timeout: 600_000 }, async () => {
+    const out = await mkdtemp(join(tmpdir(), 'weblora-f16-'));
+    try {
+      const flags = ['train', '--model', STORIES_DIR, '--data', STORY_INSTRUCT, '--max-steps', '2', '--batch', '2', '--max-len', '64'];
+      const run = await runCliInProcess([...flags, '--backend', 'webgpu', '--precision', 'f16-base', '--out', join(out, 'a')]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stderr).toMatch(/precision f16-base \(frozen matmuls: simt-f16\)/);
+      const log = JSON.parse(await readFile(join(out, 'a', 'train_log.json'), 'utf8'));
+      expect([log.precision, log.frozen_matmul]).toEqual(['f16-base', 'simt-f16']);
+      const refused = await runCliInProcess([...flags, '--backend', 'wasm', '--precision', 'f16-base', '--out', join(out, 'b')]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/precision f16-base runs only on WebGPU, not wasm; choose precision fp32/);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
   });
 });
