@@ -98,6 +98,8 @@ export interface MatmulReport {
   software: Record<string, string>;
   backend: BackendDescription;
   config: Omit<MatmulArgs, 'help' | 'out'>;
+  /** False while the probe is still running (the report is rewritten after every problem). */
+  complete: boolean;
   rows: ProbeRow[];
   /** Candidates that failed the float64 check on some problem (a bug, whatever their speed). */
   wrong: string[];
@@ -121,10 +123,9 @@ export async function matmulMain(argv: readonly string[], log = (line: string) =
   if (description.name !== 'webgpu') throw new Error(`the probe needs WebGPU; got ${description.name} (${description.reason})`);
   log(`webgpu: ${description.reason}`);
   const candidates = args.tiles ? DEFAULT_CANDIDATES.filter((c) => args.tiles!.includes(c.name)) : DEFAULT_CANDIDATES;
-  const rows = await runMatmulProbe(probeProblems(args.shapes), { repeats: args.repeats, candidates, log });
-  const wrong = [...new Set(rows.flatMap((r) => r.results.filter((x) => !x.ok).map((x) => x.candidate)))];
   const { help: _h, out: _o, ...config } = args;
-  const report: MatmulReport = {
+  const outPath = args.out ?? defaultOutPath('matmul');
+  const report = (rows: ProbeRow[], complete: boolean): MatmulReport => ({
     schema: PROBE_SCHEMA,
     createdAt: new Date().toISOString(),
     command: argv.join(' '),
@@ -133,12 +134,18 @@ export async function matmulMain(argv: readonly string[], log = (line: string) =
     software: softwareInfo(),
     backend: description,
     config,
+    complete,
     rows,
-    wrong,
-  };
+    wrong: [...new Set(rows.flatMap((r) => r.results.filter((x) => !x.ok).map((x) => x.candidate)))],
+  });
+  // Written after every problem, so a run cut short by a timeout still leaves its measurements.
+  const onRow = async (rows: readonly ProbeRow[]) => void (await writeReport(outPath, report([...rows], false) as never));
+  const rows = await runMatmulProbe(probeProblems(args.shapes), { repeats: args.repeats, candidates, log, onRow });
+  const final = report(rows, true);
+  const wrong = final.wrong;
   process.stdout.write(`\n${formatProbe(rows, args.peakTflops)}\n`);
   if (wrong.length) process.stdout.write(`\nWRONG results (failed the float64 check): ${wrong.join(', ')}\n`);
-  const path = await writeReport(args.out ?? defaultOutPath('matmul'), report as never);
+  const path = await writeReport(outPath, final as never);
   process.stdout.write(`\nwrote ${path}\n`);
   return wrong.length ? 1 : 0;
 }

@@ -61,6 +61,8 @@ export interface ProbeOptions {
   tolerance?: number;
   candidates?: readonly ProbeCandidate[];
   log?: (line: string) => void;
+  /** Called with the rows so far after each problem (a report that survives a timeout). */
+  onRow?: (rows: readonly ProbeRow[]) => Promise<void>;
 }
 
 export const STOCK_CANDIDATES: readonly ProbeCandidate[] = [
@@ -270,7 +272,9 @@ export async function runMatmulProbe(problems: readonly ProbeProblem[], opts: Pr
     const fastest = (rs: ProbeResult[]) => rs.filter((r) => r.ok && r.ms !== null).sort((a, b) => a.ms! - b.ms!)[0]?.candidate ?? null;
     const row: ProbeRow = { problem, checked: rowIdx.length * colIdx.length, results, best: fastest(results), bestTile: fastest(results.filter((r) => r.tile)) };
     rows.push(row);
-    log(`${problem.label} ${m}×${n}×${k}: best ${row.best} (${results.find((r) => r.candidate === row.best)?.tflops?.toFixed(2) ?? '–'} TFLOP/s)`);
+    await opts.onRow?.(rows);
+    const each = results.map((r) => `${r.candidate} ${r.failure ? 'FAILED' : !r.ok ? 'WRONG' : r.tflops!.toPrecision(3)}`).join(', ');
+    log(`${problem.label} ${m}×${n}×${k} (TFLOP/s): ${each}; best ${row.best}`);
   }
   return rows;
 }
