@@ -11,7 +11,7 @@ import { fusedActive } from './active';
 import { i32, type Program } from './program';
 import { dispatch, submit } from './dispatch';
 import { defineGradient, defineKernel, noGradient, runKernel, runKernelMulti } from './register';
-import { MM, tileKey, tileM, tileN, type TileConfig } from './matmul.wgsl';
+import { MM, tileBytes, tileKey, tileM, tileN, type TileConfig } from './matmul.wgsl';
 import { tileFor } from './tuning';
 import { combineWgsl, headGradWgsl, partialsWgsl, softmaxGradWgsl } from './cross-entropy.wgsl';
 import { isHalf, type FrozenWeight } from './half';
@@ -43,6 +43,12 @@ function headShape(w: tf.TensorInfo, half?: number[]): [number, number] {
 const logitsTile = (rows: number, vocab: number, hidden: number) => tileFor({ m: rows, n: vocab, k: hidden, transP: false, transQ: true });
 const headGradTile = (rows: number, vocab: number, hidden: number) => tileFor({ m: rows, n: hidden, k: vocab, transP: false, transQ: false });
 
+/**
+ * Whether the partials pass can run on `cfg`: its row reduction (tile rows × WX floats) shares
+ * WebGPU's default 16 KiB of workgroup memory with the tiles. Where it cannot, it takes the default tile.
+ */
+export const partialsTileFits = (cfg: TileConfig) => tileBytes(cfg) + 4 * tileM(cfg) * cfg.WX <= 16384;
+
 /** On a vec4 tile, P (HID or G, contiguous along K) is read as vec4s when K is a multiple of 4. */
 const vecP = (cfg: TileConfig, k: number) => !!cfg.vec4 && k % 4 === 0;
 
@@ -66,7 +72,8 @@ function tiled(name: string, inputs: Program['inputs'], outputs: Program['output
 export function partialsProgram(h: tf.TensorInfo, w: tf.TensorInfo, labels: tf.TensorInfo, half?: number[], tile?: TileConfig): Program {
   const [n, hidden] = h.shape;
   const [vocab] = headShape(w, half);
-  const cfg = tile ?? logitsTile(n, vocab, hidden);
+  const wanted = tile ?? logitsTile(n, vocab, hidden);
+  const cfg = partialsTileFits(wanted) ? wanted : MM;
   const vec = vecP(cfg, hidden);
   const tiles = Math.ceil(vocab / tileN(cfg));
   return tiled('ce_partials', { HID: h, W: w, LABELS: labels }, { result: [n, tiles, 3] }, [n, vocab, hidden, 0], partialsWgsl(!!half, cfg, vec), { tiles: i32(tiles) }, !!half, cfg, vec ? 'HID' : undefined);

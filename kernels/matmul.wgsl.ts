@@ -49,6 +49,8 @@ export interface TileConfig {
 export const MM: TileConfig = { WX: 16, WY: 16, RM: 4, RN: 4, TK: 16 };
 export const tileM = (c: TileConfig) => c.WY * c.RM;
 export const tileN = (c: TileConfig) => c.WX * c.RN;
+/** Bytes of workgroup memory the tiles of `c` take (WebGPU's default limit is 16 KiB). */
+export const tileBytes = (c: TileConfig) => 4 * c.TK * (c.vec4 ? tileM(c) + tileN(c) + 8 : tileM(c) + tileN(c));
 export const tileKey = (c: TileConfig) => `${c.WX}x${c.WY}_${c.RM}x${c.RN}_${c.TK}${c.vec4 ? '_v4' : ''}`;
 
 /** The tile row (WGSL) of a lane's accumulator row `i` (an expression), given `ly`. */

@@ -10,7 +10,7 @@ import { gegluGradProgram, gegluProgram } from './geglu';
 import { ropeProgram } from './rope';
 import { attentionProgram } from './attention';
 import { groupedMatmulProgram, loraDownProgram, matmulProgram, type MatmulTerm } from './matmul';
-import { combineProgram, headGradProgram, partialsProgram, softmaxGradProgram } from './cross-entropy';
+import { combineProgram, headGradProgram, partialsProgram, partialsTileFits, softmaxGradProgram } from './cross-entropy';
 import { adamwProgram, sumSquaresProgram } from './adamw';
 import { sampleProgram } from './sample';
 import { TILE_CANDIDATES } from './tuning';
@@ -93,7 +93,7 @@ function crossEntropy(): Program[] {
     headGradProgram(g, w, t([37, 40]), 128),
     // On the vec4 tiles the tuner may pick for the lm_head's products.
     ...TILE_CANDIDATES.filter((cfg) => cfg.vec4).flatMap((cfg) => [
-      partialsProgram(h, w, labels, undefined, cfg),
+      ...(partialsTileFits(cfg) ? [partialsProgram(h, w, labels, undefined, cfg)] : []),
       softmaxGradProgram(h, w, labels, rows, rows, 0, 128, undefined, cfg),
       headGradProgram(g, w, t([37, 40]), 128, undefined, cfg),
     ]),

@@ -11,7 +11,7 @@ import { SWIGLU, SWIGLU_GRAD } from '../../kernels/swiglu';
 import { GEGLU, GEGLU_GRAD } from '../../kernels/geglu';
 import { ROPE_QKV, ROPE_QKV_GRAD } from '../../kernels/rope';
 import { LORA_GRAD_AB, LORA_GRAD_U2, LORA_LINEAR, LORA_LINEAR_DROPOUT, LORA_LINEAR_GROUP, LORA_MATMUL } from '../../kernels/lora-linear';
-import { headGradProgram, LM_HEAD_CE, LM_HEAD_CE_GRAD, partialsProgram } from '../../kernels/cross-entropy';
+import { headGradProgram, LM_HEAD_CE, LM_HEAD_CE_GRAD, partialsProgram, partialsTileFits } from '../../kernels/cross-entropy';
 import { ADAMW, SUM_SQUARES } from '../../kernels/adamw';
 import { AdamW } from '../../src/engine/train/optimizer';
 import { newVariable } from '../../src/engine/variables';
@@ -335,7 +335,10 @@ export function kernelSuites(): void {
         setTile({ m: n, n: v, k: h, transP: false, transQ: true }, cfg);
         setTile({ m: n, n: h, k: v, transP: false, transQ: false }, cfg);
         const info = (shape: number[], dtype: tf.DataType = 'float32'): tf.TensorInfo => ({ dataId: {}, shape, dtype });
-        expect(partialsProgram(info([n, h]), info([v, h]), info([n], 'int32')).name, 'the tuned tile is used').toContain(tileKey(cfg));
+        // (The partials pass takes the default tile where the tuned one leaves its reduction no room.)
+        const partials = partialsProgram(info([n, h]), info([v, h]), info([n], 'int32')).name;
+        if (partialsTileFits(cfg)) expect(partials, 'the tuned tile is used').toContain(tileKey(cfg));
+        else expect(partials).not.toContain('_v4');
         expect(headGradProgram(info([n, 128]), info([v, h]), null, 0).name).toContain(tileKey(cfg));
         await expectSame((a) => lmHeadCrossEntropy(a as tf.Tensor2D, w as tf.Tensor2D, labels, { chunkBytes: n * 4 * 128 }), [x], [LM_HEAD_CE, LM_HEAD_CE_GRAD]);
       }
