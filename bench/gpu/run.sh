@@ -4,14 +4,19 @@
 # (default ./bench-gpu-out): run.log, table.txt, results.json (every report) and raw.tar.gz (one
 # report per run). Few files on purpose: the GPU tool brings back at most 8.
 #
-#   PHASES="webgpu torch"   which phases (webgpu: Node + Dawn, stock and fused kernels; torch: bench/torch_peer.py;
+#   PHASES="probe webgpu torch"   which phases (probe: the half-precision self-check and the matmul probe;
+#                           webgpu: Node + Dawn, stock and fused kernels; torch: bench/torch_peer.py;
 #                           job, opt-in: an exported GPU job's train.py against WebLoRA's losses, needs transformers + peft)
-#   MODELS="smollm2-135m gemma3-270m smollm2-360m qwen2.5-0.5b stories260K"   in this order, while the budget lasts
-#   VARIANTS="stock fused"  STEPS=5 WARMUP=2  SEQ= BATCH= (empty: the bench's 256, 8)  BENCH_ARGS=
+#   MODELS="smollm2-135m smollm2-360m qwen2.5-0.5b"   in this order, while the budget lasts (also: gemma3-270m stories260K)
+#   WIDE="smollm2-135m@32"  extra fused + torch rows at another batch (model@batch …; empty: none)
+#   VARIANTS="stock fused"  PRECISIONS="fp32 f16-base" (fused rows; f16-base needs shader-f16)  TIMESTAMPS=1 (fused rows:
+#                           GPU time per kernel family)  STEPS=5 WARMUP=2  SEQ= BATCH= (empty: the bench's 256, 8)  BENCH_ARGS=
+#   PROBE_ARGS=             extra flags for the matmul probe (e.g. "--shapes 4096"); PROBE_TIMEOUT_S=200
 #   TORCH_STEPS=10 TORCH_WARMUP=3 TORCH_DEVICE=cuda TORCH_ARGS=
 #   PEAK_TFLOPS=67 (H100/H200 fp32 without tensor cores)  PEAK_TFLOPS_BF16=989 (dense bf16)
 #   BUDGET_S=540 the whole script (the GPU tool kills a command at 600 s); WEBGPU_TIMEOUT_S=180 and
 #   TORCH_TIMEOUT_S=150 one run; TORCH_RESERVE_S=100 kept for the torch phase while webgpu runs
+#   WEBLORA_DAWN_FEATURES=disable_robustness  extra Dawn toggles for Node (default: robust, as a browser is)
 #   ALLOW_SOFTWARE=1 accept a software WebGPU adapter (SwiftShader: only for checking the script)
 #   ALLOW_STALE=1 run a bundle older than the tree's sources
 set -euo pipefail
@@ -24,11 +29,14 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 RAW=$OUT/raw
 mkdir -p "$RAW"
+export PROBE_TABLE=$RAW/matmul.txt
 exec > >(tee -a "$OUT/run.log") 2>&1
 
-PHASES=${PHASES:-webgpu torch}
-MODELS=${MODELS:-smollm2-135m gemma3-270m smollm2-360m qwen2.5-0.5b stories260K}
+PHASES=${PHASES:-probe webgpu torch}
+MODELS=${MODELS:-smollm2-135m smollm2-360m qwen2.5-0.5b}
+WIDE=${WIDE-smollm2-135m@32}
 VARIANTS=${VARIANTS:-stock fused}
+PRECISIONS=${PRECISIONS:-fp32 f16-base} TIMESTAMPS=${TIMESTAMPS:-1} PROBE_TIMEOUT_S=${PROBE_TIMEOUT_S:-200}
 STEPS=${STEPS:-5} WARMUP=${WARMUP:-2}
 TORCH_STEPS=${TORCH_STEPS:-10} TORCH_WARMUP=${TORCH_WARMUP:-3} TORCH_DEVICE=${TORCH_DEVICE:-cuda}
 PEAK_TFLOPS=${PEAK_TFLOPS:-67} PEAK_TFLOPS_BF16=${PEAK_TFLOPS_BF16:-989}
@@ -36,12 +44,13 @@ BUDGET_S=${BUDGET_S:-540} WEBGPU_TIMEOUT_S=${WEBGPU_TIMEOUT_S:-180} TORCH_TIMEOU
 TORCH_RESERVE_S=${TORCH_RESERVE_S:-100} MIN_RUN_S=30
 read -ra BENCH_EXTRA <<<"${BENCH_ARGS:-}"
 read -ra TORCH_EXTRA <<<"${TORCH_ARGS:-}"
+read -ra PROBE_EXTRA <<<"${PROBE_ARGS:-}"
 SHAPE=()
 if [ -n "${SEQ:-}" ]; then SHAPE+=(--seq "$SEQ"); fi
 if [ -n "${BATCH:-}" ]; then SHAPE+=(--batch "$BATCH"); fi
 has_phase() { [[ " $PHASES " == *" $1 "* ]]; }
 die() { echo "run.sh: FAILED: $*" >&2; exit 1; }
-echo "== run.sh $(date -u +%FT%TZ) on $(hostname): PHASES='$PHASES' MODELS='$MODELS' VARIANTS='$VARIANTS' steps $WARMUP+$STEPS shape '${SHAPE[*]:-default}' budget ${BUDGET_S}s"
+echo "== run.sh $(date -u +%FT%TZ) on $(hostname): PHASES='$PHASES' MODELS='$MODELS' WIDE='$WIDE' VARIANTS='$VARIANTS' PRECISIONS='$PRECISIONS' steps $WARMUP+$STEPS shape '${SHAPE[*]:-default}' budget ${BUDGET_S}s"
 
 [ -f "$B/git.json" ] || die "$B missing: run bench/gpu/pack.sh where Node is, and carry .gpu-bundle"
 # The bundle is a build of the sources: a tree edited since pack.sh would be measured with old code.
@@ -116,17 +125,39 @@ guard() { # guard NAME JSON LIMIT_S RESERVE_S CMD...: runs CMD under a timeout t
   if [ -f "$json" ]; then REPORTS+=("$json"); fi
 }
 
+# Training rows: each model at the shape above, stock and fused (fused per precision, with the
+# tiles tuned first and one step timed per kernel family); then WIDE's extra fused rows.
+FUSED_FLAGS=(--tune --precision "$(echo $PRECISIONS | tr ' ' ',')")
+if [ "$TIMESTAMPS" = 1 ]; then FUSED_FLAGS+=(--timestamps); fi
+webgpu_row() { # webgpu_row MODEL VARIANT TAG SHAPE...
+  local m=$1 v=$2 tag=$3; shift 3
+  local json=$RAW/webgpu-$m-$v$tag.json extra=()
+  # Stock decoding is known (1.6 tokens/s on the H200, 558 dispatches a token): its minutes go to the fused rows.
+  if [ "$v" = fused ]; then extra=("${FUSED_FLAGS[@]}"); else extra=(--no-generate); fi
+  guard "webgpu $m $v$tag" "$json" "$WEBGPU_TIMEOUT_S" "$reserve" \
+    "$NODE" "$APP/bench.mjs" --models "$m" --backends webgpu --variants "$v" "${extra[@]}" --steps "$STEPS" --warmup "$WARMUP" \
+    --peak-tflops "$PEAK_TFLOPS" "$@" "${BENCH_EXTRA[@]}" --out "$json"
+}
+
+# --- Probe: which half-precision kernel this GPU gets (each checked against float64), then the
+# frozen-weight matmul's TFLOP/s per candidate tile, 4096³ and every model's products -----------
+if has_phase probe; then
+  reserve=0
+  if has_phase webgpu || has_phase torch; then reserve=$((TORCH_RESERVE_S + 2 * MIN_RUN_S)); fi
+  guard "f16 check" /dev/null 60 "$reserve" "$NODE" "$APP/bench.mjs" --f16-check
+  # Its own report format (raw/matmul.json), so not among the training reports; its table is kept
+  # for the end of table.txt.
+  guard "matmul probe" /dev/null "$PROBE_TIMEOUT_S" "$reserve" bash -c 'set -o pipefail; "$@" | tee "$PROBE_TABLE"' _ \
+    "$NODE" "$APP/bench.mjs" --matmul --peak-tflops "$PEAK_TFLOPS" "${PROBE_EXTRA[@]}" --out "$RAW/matmul.json"
+fi
+
 if has_phase webgpu; then
   reserve=0
   if has_phase torch; then reserve=$TORCH_RESERVE_S; fi
   for m in $MODELS; do
-    for v in $VARIANTS; do
-      json=$RAW/webgpu-$m-$v.json
-      guard "webgpu $m $v" "$json" "$WEBGPU_TIMEOUT_S" "$reserve" \
-        "$NODE" "$APP/bench.mjs" --models "$m" --backends webgpu --variants "$v" $([ "$v" = fused ] && echo --tune) --steps "$STEPS" --warmup "$WARMUP" \
-        --peak-tflops "$PEAK_TFLOPS" "${SHAPE[@]}" "${BENCH_EXTRA[@]}" --out "$json"
-    done
+    for v in $VARIANTS; do webgpu_row "$m" "$v" "" "${SHAPE[@]}"; done
   done
+  for w in $WIDE; do webgpu_row "${w%@*}" fused "-b${w#*@}" --no-generate --batch "${w#*@}" ${SEQ:+--seq "$SEQ"}; done
 fi
 
 if has_phase torch; then
@@ -139,16 +170,19 @@ if has_phase torch; then
     export PYTHONUNBUFFERED=1   # its progress lines reach run.log as they happen
     has_transformers=1
     python3 -c 'import transformers' 2>/dev/null || has_transformers=0
-    for m in $MODELS; do
+    torch_row() { # torch_row MODEL TAG SHAPE...
+      local m=$1 tag=$2; shift 2
       # The peer's plain-torch decoder is Llama-family only; Gemma needs transformers' own.
       if [[ $m == gemma3* ]] && ((!has_transformers)); then
-        echo "== torch $m: SKIPPED: needs transformers"; SKIPPED+=("torch $m (no transformers)"); continue
+        echo "== torch $m: SKIPPED: needs transformers"; SKIPPED+=("torch $m (no transformers)"); return 0
       fi
-      json=$RAW/torch-$m.json
-      guard "torch $m" "$json" "$TORCH_TIMEOUT_S" 0 \
+      local json=$RAW/torch-$m$tag.json
+      guard "torch $m$tag" "$json" "$TORCH_TIMEOUT_S" 0 \
         python3 bench/torch_peer.py --models "$m" --steps "$TORCH_STEPS" --warmup "$TORCH_WARMUP" --device "$TORCH_DEVICE" \
-        --peak-tflops "$PEAK_TFLOPS" --peak-tflops-bf16 "$PEAK_TFLOPS_BF16" "${SHAPE[@]}" "${TORCH_EXTRA[@]}" --out "$json"
-    done
+        --peak-tflops "$PEAK_TFLOPS" --peak-tflops-bf16 "$PEAK_TFLOPS_BF16" "$@" "${TORCH_EXTRA[@]}" --out "$json"
+    }
+    for m in $MODELS; do torch_row "$m" "" "${SHAPE[@]}"; done
+    for w in $WIDE; do torch_row "${w%@*}" "-b${w#*@}" --no-generate --batch "${w#*@}" ${SEQ:+--seq "$SEQ"}; done
   fi
 fi
 
@@ -184,6 +218,7 @@ if ((${#REPORTS[@]})); then
 else
   echo "no reports"
 fi
+if [ -s "$PROBE_TABLE" ]; then { echo; echo "== matmul probe (raw/matmul.json)"; cat "$PROBE_TABLE"; } | tee -a "$OUT/table.txt"; fi
 tar -C "$OUT" -czf "$OUT/raw.tar.gz" raw && rm -rf "$RAW"
 echo
 echo "== done in ${SECONDS}s: ${#REPORTS[@]} reports in $OUT (results.json, table.txt, run.log, raw.tar.gz)"
