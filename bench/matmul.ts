@@ -6,6 +6,7 @@ import { installNodeWebGPU } from '../src/engine/backend-node';
 import { startBackend } from './lib/measure';
 import { DEFAULT_CANDIDATES, formatProbe, probeProblems, PROBE_SCHEMA, runMatmulProbe, SHAPE_SETS, type ProbeRow, type ShapeSet } from './lib/matmul-probe';
 import { defaultOutPath, gitInfo, machineInfo, softwareInfo, writeReport } from './lib/node';
+import { int, list, peakTflops } from './lib/args';
 import type { BackendDescription } from './lib/schema';
 
 export const MATMUL_USAGE = `npx tsx bench/matmul.ts [flags]   (or: npm run bench -- --matmul [flags])
@@ -44,33 +45,26 @@ export function parseMatmulArgs(argv: readonly string[]): MatmulArgs {
       if (v === undefined) throw new Error(`${flag} needs a value`);
       return v;
     };
-    const list = () => take().split(',').map((s) => s.trim()).filter(Boolean);
     switch (flag) {
       case '--shapes':
-        args.shapes = list().map((s) => {
+        args.shapes = list(take()).map((s) => {
           if (!(SHAPE_SETS as readonly string[]).includes(s)) throw new Error(`--shapes: unknown set "${s}" (choose from ${SHAPE_SETS.join(', ')})`);
           return s as ShapeSet;
         });
         break;
       case '--tiles': {
-        const names = list();
+        const names = list(take());
         const unknown = names.filter((n) => !DEFAULT_CANDIDATES.some((c) => c.name === n));
         if (unknown.length) throw new Error(`--tiles: unknown ${unknown.join(', ')} (choose from ${DEFAULT_CANDIDATES.map((c) => c.name).join(', ')})`);
         args.tiles = names;
         break;
       }
-      case '--repeats': {
-        const n = Number(take());
-        if (!Number.isInteger(n) || n < 1) throw new Error('--repeats must be an integer >= 1');
-        args.repeats = n;
+      case '--repeats':
+        args.repeats = int('repeats', take(), 1);
         break;
-      }
-      case '--peak-tflops': {
-        const p = Number(take());
-        if (!(p > 0)) throw new Error('--peak-tflops must be a positive number (TFLOP/s)');
-        args.peakTflops = p;
+      case '--peak-tflops':
+        args.peakTflops = peakTflops(take());
         break;
-      }
       case '--swiftshader':
         args.swiftshader = true;
         break;

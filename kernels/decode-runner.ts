@@ -8,9 +8,10 @@
 //
 // Like dispatch.ts it records into the backend's own command encoder and compute pass (so the
 // decode step is ordered with the TF.js ops around it) through members that are private in
-// tfjs-backend-webgpu 4.22's declarations; `internals` checks they exist.
+// tfjs-backend-webgpu 4.22's declarations (backend-internals.ts checks they exist).
 import { tf } from '../src/engine/tf';
 import { submit } from './dispatch';
+import { backendInternals, type BackendInternals } from './backend-internals';
 
 /** At most this many rows per step: the step uniform's per-row array. */
 export const MAX_DECODE_ROWS = 8;
@@ -66,29 +67,6 @@ fn _start(@builtin(workgroup_id) wg : vec3<u32>, @builtin(local_invocation_index
 `;
 }
 
-interface Internals {
-  device: GPUDevice;
-  tensorMap: { get(id: object): { resource: GPUBuffer | null } };
-  makeTensorInfo(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  uploadToGPU(id: object): void;
-  ensureCommandEncoderReady(): void;
-  endComputePassEncoder(): void;
-  submitQueue(): void;
-  commandEncoder: GPUCommandEncoder;
-  computePassEncoder: GPUComputePassEncoder | null;
-  commandQueueOwnedIds: WeakSet<object>;
-  dispatchCountInPass: number;
-}
-
-const REQUIRED = ['device', 'tensorMap', 'makeTensorInfo', 'uploadToGPU', 'ensureCommandEncoderReady', 'endComputePassEncoder', 'submitQueue', 'commandQueueOwnedIds', 'dispatchCountInPass'];
-
-function internals(backend: object): Internals {
-  const b = backend as Record<string, unknown>;
-  const missing = REQUIRED.filter((k) => b[k] === undefined);
-  if (missing.length) throw new Error(`kernels/decode-runner.ts: this tfjs-backend-webgpu lacks ${missing.join(', ')}; the runner needs updating`);
-  return backend as unknown as Internals;
-}
-
 interface Compiled {
   pipeline: GPUComputePipeline;
   layout: GPUBindGroupLayout;
@@ -129,11 +107,11 @@ export interface Prepared {
 
 /** The decode kernels of one session: the step uniform, prepared kernels, and recording. */
 export class DecodeRunner {
-  private readonly b: Internals;
+  private readonly b: BackendInternals;
   private readonly stepBuffer: GPUBuffer;
 
   constructor(backend: object) {
-    this.b = internals(backend);
+    this.b = backendInternals(backend, 'kernels/decode-runner.ts');
     const device = this.b.device;
     this.stepBuffer = device.createBuffer({ size: STEP_WORDS * 4, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'decode step' });
   }

@@ -6,41 +6,11 @@
 // It records into the backend's own command encoder and compute pass, with the backend's
 // buffer bookkeeping — which means touching members that are private in the TypeScript
 // declarations of tfjs-backend-webgpu 4.22 (commandEncoder, computePassEncoder,
-// commandQueueOwnedIds, dispatchCountInPass, makeUniforms). `checkBackend` verifies they exist
-// so that a TF.js upgrade that changes them fails loudly rather than corrupting memory.
+// commandQueueOwnedIds, dispatchCountInPass, makeUniforms), checked by backend-internals.ts.
 // Kernels run this way are not timed by tf.time() (their dispatches are counted as usual).
 import { tf } from '../src/engine/tf';
-import { elementType, shaderSource, uniformValues, type Program, type Uniform } from './program';
-
-interface TensorData {
-  resource: GPUBuffer | null;
-  /** The buffer's own dtype, which the header's element type must match. */
-  dtype: tf.DataType;
-}
-
-interface Internals {
-  device: GPUDevice;
-  tensorMap: { get(id: object): TensorData };
-  makeTensorInfo(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  uploadToGPU(id: object): void;
-  makeUniforms(u: Uniform[]): GPUBufferBinding;
-  ensureCommandEncoderReady(): void;
-  endComputePassEncoder(): void;
-  submitQueue(): void;
-  commandEncoder: GPUCommandEncoder;
-  computePassEncoder: GPUComputePassEncoder | null;
-  commandQueueOwnedIds: WeakSet<object>;
-  dispatchCountInPass: number;
-}
-
-const REQUIRED = ['tensorMap', 'makeTensorInfo', 'uploadToGPU', 'makeUniforms', 'ensureCommandEncoderReady', 'endComputePassEncoder', 'submitQueue', 'commandQueueOwnedIds', 'dispatchCountInPass'];
-
-function checkBackend(backend: object): Internals {
-  const b = backend as Record<string, unknown>;
-  const missing = REQUIRED.filter((k) => b[k] === undefined);
-  if (missing.length) throw new Error(`kernels/dispatch.ts: this tfjs-backend-webgpu lacks ${missing.join(', ')}; the runner needs updating`);
-  return backend as unknown as Internals;
-}
+import { elementType, shaderSource, uniformValues, type Program } from './program';
+import { backendInternals } from './backend-internals';
 
 interface Compiled {
   module: GPUShaderModule;
@@ -79,7 +49,7 @@ function foldDispatch(d: [number, number, number], max: number, flat: boolean, n
 
 /** Dispatches `p`; returns its outputs in declaration order. */
 export function dispatch(backend: object, p: Program): tf.TensorInfo[] {
-  const b = checkBackend(backend);
+  const b = backendInternals(backend, 'kernels/dispatch.ts');
   const inputs = Object.values(p.inputs);
   const storage = Object.keys(p.outputs).length + inputs.length;
   if (storage > b.device.limits.maxStorageBuffersPerShaderStage) {
@@ -128,7 +98,7 @@ export function dispatch(backend: object, p: Program): tf.TensorInfo[] {
  * pool hands the first one back instead of allocating the second beside it.
  */
 export function submit(backend: object): void {
-  const b = checkBackend(backend);
+  const b = backendInternals(backend, 'kernels/dispatch.ts');
   b.endComputePassEncoder();
   if (b.commandEncoder) b.submitQueue();
 }

@@ -50,13 +50,19 @@ export interface BenchArgs {
   help: boolean;
 }
 
-function int(name: string, v: string, min: number): number {
+export function int(name: string, v: string, min: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got "${v}"`);
   return n;
 }
 
-function list(v: string): string[] {
+export function peakTflops(v: string): number {
+  const p = Number(v);
+  if (!(p > 0)) throw new Error('--peak-tflops must be a positive number (TFLOP/s)');
+  return p;
+}
+
+export function list(v: string): string[] {
   return v
     .split(',')
     .map((s) => s.trim())
@@ -142,12 +148,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       case '--new-tokens':
         config.newTokens = int('new-tokens', take(), 1);
         break;
-      case '--peak-tflops': {
-        const p = Number(take());
-        if (!(p > 0)) throw new Error('--peak-tflops must be a positive number (TFLOP/s)');
-        config.peakTflops = p;
+      case '--peak-tflops':
+        config.peakTflops = peakTflops(take());
         break;
-      }
       case '--out':
         args.out = take();
         break;
