@@ -333,7 +333,8 @@ export class Trainer {
     for (const [i, m] of buckets.entries()) {
       if (!(await this.boundary())) return;
       this.enter('tuning', i, buckets.length);
-      await tuneFrozenMatmuls(linearShapes(this.model.config), m);
+      // The LoRA products (dA/dB, the down-projection) too, at the adapter's base rank.
+      await tuneFrozenMatmuls(linearShapes(this.model.config), m, { rank: this.adapter.config.r });
     }
   }
 
