@@ -10,6 +10,7 @@ import { SCHEMA, type BenchReport } from './lib/schema';
 import { formatReport } from './lib/table';
 import { defaultOutPath, gitInfo, machineInfo, softwareInfo, storiesFromDisk, writeReport } from './lib/node';
 import { matmulMain } from './matmul';
+import { trainCheckMain } from './train-check';
 import { f16CheckMain } from './f16-check';
 import { formatFamilies } from './lib/timestamps';
 
@@ -44,6 +45,8 @@ async function main(argv: string[]): Promise<number> {
   if (argv.includes('--matmul')) return matmulMain(argv.filter((a) => a !== '--matmul'));
   // The half-precision matmuls' self-check (bench/f16-check.ts), here for the same reason.
   if (argv.includes('--f16-check')) return f16CheckMain(argv);
+  // A few steps of one model at its exact config (bench/train-check.ts), for the same reason.
+  if (argv.includes('--train-check')) return trainCheckMain(argv);
   let args: BenchArgs;
   try {
     args = parseBenchArgs(argv);

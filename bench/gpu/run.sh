@@ -6,7 +6,9 @@
 #
 #   PHASES="probe webgpu torch"   which phases (probe: the half-precision self-check and the matmul probe;
 #                           webgpu: Node + Dawn, stock and fused kernels; torch: bench/torch_peer.py;
-#                           job, opt-in: an exported GPU job's train.py against WebLoRA's losses, needs transformers + peft)
+#                           job, opt-in: an exported GPU job's train.py against WebLoRA's losses, needs transformers + peft;
+#                           check, opt-in: CHECK_MODELS train 3 fused steps at 2 × 128 — finite, falling loss, flat memory)
+#   CHECK_MODELS="gemma3-270m"
 #   MODELS="smollm2-135m smollm2-360m qwen2.5-0.5b"   in this order, while the budget lasts (also: gemma3-270m stories260K)
 #   WIDE="smollm2-135m@32"  extra fused + torch rows at another batch (model@batch …; empty: none)
 #   VARIANTS="stock fused"  PRECISIONS="fp32 f16-base" (fused rows; f16-base needs shader-f16)  TIMESTAMPS=1 (fused rows:
@@ -149,6 +151,13 @@ if has_phase probe; then
   # for the end of table.txt.
   guard "matmul probe" /dev/null "$PROBE_TIMEOUT_S" "$reserve" bash -c 'set -o pipefail; "$@" | tee "$PROBE_TABLE"' _ \
     "$NODE" "$APP/bench.mjs" --matmul --peak-tflops "$PEAK_TFLOPS" "${PROBE_EXTRA[@]}" --out "$RAW/matmul.json"
+fi
+
+# --- Check (opt-in): each of CHECK_MODELS at its exact config trains (bench/train-check.ts) --------
+if has_phase check; then
+  for m in ${CHECK_MODELS:-gemma3-270m}; do
+    guard "train check $m" /dev/null "$WEBGPU_TIMEOUT_S" 0 "$NODE" "$APP/bench.mjs" --train-check "$m" --batch 2 --seq 128 --steps 3
+  done
 fi
 
 if has_phase webgpu; then

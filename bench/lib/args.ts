@@ -35,6 +35,8 @@ export const USAGE = `npm run bench -- [flags]
   --chromium PATH      Chromium binary (default $CHROMIUM_PATH or /usr/bin/chromium)
   --chromium-arg ARG   extra Chromium flag (repeatable), e.g. --chromium-arg=--enable-features=Vulkan
   --headed             show the browser window
+  --train-check MODEL  instead: MODEL (random weights, exact config) trains a few fused steps on
+                       WebGPU with finite, falling loss and flat memory (--batch 2 --seq 128 --steps 3)
   --matmul             the matmul probe instead (its own flags: npm run bench -- --matmul --help)
 `;
 
