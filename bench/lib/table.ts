@@ -1,6 +1,6 @@
 // The printed form of a report: one line per row, then (when a run has more than one variant)
 // each variant's ratios to stock on the same model and backend.
-import type { BenchReport, BenchRow } from './schema';
+import type { BenchReport, BenchRow, PairFigures } from './schema';
 
 const MiB = 1024 * 1024;
 
@@ -44,6 +44,7 @@ const COLUMNS = [
   'prefill tok/s',
   'decode tok/s',
   'disp/token',
+  'base+tuned tok/s',
 ] as const;
 
 export function rowCells(r: BenchRow, countOnly = false): string[] {
@@ -70,7 +71,14 @@ export function rowCells(r: BenchRow, countOnly = false): string[] {
     timing(fmt(r.generate?.prefillTokensPerSec)),
     timing(fmt(r.generate?.decodeTokensPerSec, 2)),
     fmt(r.generate?.dispatchesPerDecodedToken, 0),
+    // Compare's case: both rows of one batched generation, and × one row's tokens/s (target ≥ 1.8).
+    timing(pairCell(r.generate?.baseAndTuned)),
   ];
+}
+
+function pairCell(p: PairFigures | undefined): string {
+  if (!p) return '-';
+  return `${fmt(p.decodeTokensPerSec, 2)}${p.speedupOverOneRow ? ` (${p.speedupOverOneRow.toFixed(2)}×)` : ''}`;
 }
 
 export function formatTable(rows: readonly BenchRow[], countOnly = false): string {

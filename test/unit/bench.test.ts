@@ -106,6 +106,12 @@ describe('a tiny benchmark run', () => {
       rows: out.rows,
     });
     expect(table).toMatch(/stories260K\s+cpu\s+stock\s+fp32\s+2×8 r16/);
+    // Compare's base + tuned rows: measured, and printed with the speed-up over one row.
+    const pair = r.generate!.baseAndTuned!;
+    expect(pair.rows).toBe(2);
+    expect(pair.decodeTokensPerSec).toBeGreaterThan(0);
+    expect(pair.speedupOverOneRow).toBeCloseTo(pair.decodeTokensPerSec / r.generate!.decodeTokensPerSec, 6);
+    expect(table).toContain(`${pair.decodeTokensPerSec.toFixed(2)} (${pair.speedupOverOneRow!.toFixed(2)}×)`);
   });
 
   it('skips the fused variant off WebGPU without loading anything', async () => {
