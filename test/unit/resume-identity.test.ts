@@ -18,6 +18,7 @@ import { hubLocation, remoteUrl } from '../../src/engine/model/source/hub-locati
 import { weightsSha256 as appWeightsSha256 } from '../../src/worker/weights-hash';
 import { STORY_INSTRUCT } from '../helpers/story-data';
 import { runCliInProcess, storiesCopy } from '../helpers/cli-run';
+import { resumeDifferences } from '../../src/cli/train/identity';
 
 const SLOW = 5 * 60_000;
 let scratch: string;
@@ -132,5 +133,28 @@ describe('the app: weights hashed at load, cached under the file they came from'
     expect(first?.stamp).toEqual({ key: `${remoteUrl(loc, 'model.safetensors')}#"abc"`, size: 3, mtimeMs: 0 });
     bodies.set(remoteUrl(loc, 'model.safetensors'), { body: new Uint8Array([1, 2, 4]), headers: { etag: '"def"' } });
     expect((await store.open('model.safetensors'))?.stamp?.key).toBe(`${remoteUrl(loc, 'model.safetensors')}#"def"`);
+  });
+});
+
+describe('resuming in another precision', () => {
+  const run = (precision?: string, r = 8) => ({ model: { parameters: 1, config_sha256: 'c', weights_sha256: 'w' }, lora: { r }, ...(precision ? { precision } : {}) });
+
+  it('is allowed, with a note naming both precisions', () => {
+    const notes: string[] = [];
+    expect(resumeDifferences(run('f16-base'), run('fp32'), (l) => notes.push(l))).toEqual([]);
+    expect(notes.join('')).toMatch(/checkpointed in precision f16-base and resumes in fp32/);
+  });
+
+  it('says nothing when unchanged; a checkpoint from before the setting counts as fp32', () => {
+    const notes: string[] = [];
+    expect(resumeDifferences(run('fp32'), run('fp32'), (l) => notes.push(l))).toEqual([]);
+    expect(resumeDifferences(run(), run('fp32'), (l) => notes.push(l))).toEqual([]);
+    expect(notes).toEqual([]);
+    resumeDifferences(run(), run('f16-base'), (l) => notes.push(l));
+    expect(notes.join('')).toMatch(/precision fp32 and resumes in f16-base/);
+  });
+
+  it('still refuses what changes the run', () => {
+    expect(resumeDifferences(run('f16-base', 8), run('fp32', 4), () => undefined)).toEqual(['lora.r: 8 in the checkpoint, 4 now']);
   });
 });

@@ -55,6 +55,7 @@ export async function runIdentity(
   start: StartingAdapter,
   options: TrainOptions,
   io: CliIO,
+  precision: string,
 ): Promise<Record<string, unknown>> {
   const d = a.data;
   // The weights themselves: a fine-tune and its base share config and parameter count.
@@ -77,6 +78,9 @@ export async function runIdentity(
     lora: { ...start.config, targetModules: [...start.config.targetModules].sort() },
     init_adapter_sha256: start.initSha256 ?? null,
     options: lossOptions(options),
+    // Resuming in another precision is allowed, with a note (resumeDifferences): the losses move by
+    // ~1e-3 relative, and refusing would strand a run begun on a GPU with f16 on one without.
+    precision,
   };
 }
 
@@ -86,13 +90,18 @@ export async function runIdentity(
  */
 export function resumeDifferences(saved: Record<string, unknown>, now: Record<string, unknown>, note: (line: string) => void): string[] {
   const savedModel = saved.model as Record<string, unknown> | undefined;
-  let current = now;
+  // Checkpoints from before the precision setting were all fp32.
+  const [was, is] = [saved.precision ?? 'fp32', now.precision ?? 'fp32'];
+  if (was !== is) {
+    note(`note: this run was checkpointed in precision ${String(was)} and resumes in ${String(is)}: the frozen weights are rounded differently from here on (losses move by ~1e-3 relative)\n`);
+  }
+  let current: Record<string, unknown> = { ...now, precision: saved.precision };
   if (savedModel && savedModel.weights_sha256 === undefined) {
     note(
       "note: this checkpoint predates WebLoRA's record of the model's weights (SHA-256), so only the model's config and size are checked: make sure --model is the model the run started with\n",
     );
     const { weights_sha256: _weights, ...model } = now.model as Record<string, unknown>;
-    current = { ...now, model };
+    current = { ...current, model };
   }
   const weights = (x: Record<string, unknown>) => (x.model as Record<string, unknown> | undefined)?.weights_sha256;
   return differences(saved, current).map((d) =>

@@ -72,7 +72,7 @@ async function train(a: TrainArgs, io: CliIO): Promise<number> {
 
     trainer = session.trainer(prepared.train, prepared.val, { ...DEFAULT_TRAIN_OPTIONS, ...a.loop, maxLength: d.maxLength });
     const t = trainer;
-    const run = await runIdentity(session, a, prepared.template, start, t.options, io);
+    const run = await runIdentity(session, a, prepared.template, start, t.options, io, backend.precision);
     const header: LogHeader = {
       model: a.model,
       data: d.path,
