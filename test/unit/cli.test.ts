@@ -155,6 +155,10 @@ describe('weblora on stories260K', () => {
     expect(r.stdout).toMatch(/^chat template\s+no$/m);
     expect(r.stdout).toMatch(/^weights memory\s+1015\.8 KB/m);
     expect(r.stdout).toMatch(/^training memory\s+[\d.]+ MB \(estimate\) at rank 8 on q_proj,v_proj, batch 8 x 256 tokens/m);
+    // f16-base: the 521,472 bytes the frozen weights take on the GPU in halves (f16-lavapipe.test.ts).
+    const half = await cli(['info', '--model', STORIES_DIR, '--precision', 'f16-base']);
+    expect(half.stdout).toMatch(/^weights memory\s+509\.3 KB \(matrices float16, the rest float32\)$/m);
+    expect((await cli(['info', '--model', STORIES_DIR, '--precision', 'f8'])).code).toBe(2);
   });
 
   it('generate --greedy streams the reference continuation of "Once upon a time"', async () => {

@@ -24,7 +24,7 @@ export async function runInfo(args: InfoArgs, io: CliIO): Promise<number> {
   await files.weights.close();
   const c = parseModelConfig(files.config);
   const lora = { r: args.rank, targetModules };
-  const mem = estimateTrainingMemory(c, lora, args.batch, args.maxLength);
+  const mem = estimateTrainingMemory(c, lora, args.batch, args.maxLength, undefined, args.precision);
   const loraParams = loraParameterCount(c, lora);
   const rows: Array<[string, string]> = [
     ['name', files.name],
@@ -38,7 +38,7 @@ export async function runInfo(args: InfoArgs, io: CliIO): Promise<number> {
     ['context', `${c.maxPositionEmbeddings} positions, rope theta ${c.ropeTheta}${c.ropeScaling ? `, ${c.ropeScaling.type} scaling x${c.ropeScaling.factor}` : ''}`],
     ['tied embeddings', c.tieWordEmbeddings ? 'yes' : 'no'],
     ['chat template', files.tokenizer.chatTemplate !== null ? 'yes' : 'no'],
-    ['weights memory', `${bytes(mem.weightsBytes)} (float32)`],
+    ['weights memory', `${bytes(mem.weightsBytes)} (${args.precision === 'f16-base' ? 'matrices float16, the rest float32' : 'float32'})`],
     ['training memory', `${bytes(mem.totalBytes)} (estimate) at rank ${args.rank} on ${targetModules.join(',')}, batch ${args.batch} x ${args.maxLength} tokens:`],
     ['  weights', bytes(mem.weightsBytes)],
     ['  LoRA', `${bytes(mem.loraBytes)} (${loraParams.toLocaleString('en-US')} parameters, with gradients and AdamW moments)`],
