@@ -283,17 +283,17 @@ async function measureTraining(model: Decoder, adapter: LoraAdapter, ctx: RowCon
 }
 
 /**
- * Greedy generation with the adapter on and the KV cache: a warm-up (the full length on WebGPU,
- * where every new past length may compile programs; two tokens elsewhere), a prefill-only run
- * for its dispatch count, then the timed run. EOS is disabled so every run makes newTokens.
+ * A generation's warm-up (the full length on WebGPU, where every new past length may compile
+ * programs; two tokens elsewhere), a prefill-only run for its dispatch count, then the timed run
+ * and its dispatches (null without a counter).
  */
-async function measureGeneration(model: Decoder, adapter: LoraAdapter, backend: BackendName, ctx: RowContext): Promise<GenerateFigures> {
-  const c = ctx.config;
-  const random = mulberry32(11);
-  const prompt = Array.from({ length: c.promptTokens }, () => Math.floor(random() * model.config.vocabSize));
-  const tokenizer = silentTokenizer(model.config.vocabSize);
-  const run = (maxNewTokens: number) => generate(model, tokenizer, prompt, { maxNewTokens, eosTokenIds: [], adapter, temperature: 0 });
-  await run(backend === 'webgpu' ? c.newTokens : Math.min(2, c.newTokens));
+async function timedGeneration<R>(
+  run: (maxNewTokens: number) => Promise<R>,
+  backend: BackendName,
+  ctx: RowContext,
+): Promise<{ result: R; prefillDispatches: number | null; total: number | null }> {
+  const n = ctx.config.newTokens;
+  await run(backend === 'webgpu' ? n : Math.min(2, n));
   const counter = ctx.counter;
   let prefillDispatches: number | null = null;
   if (counter) {
@@ -302,8 +302,18 @@ async function measureGeneration(model: Decoder, adapter: LoraAdapter, backend: 
     prefillDispatches = since(counter, before).dispatches;
   }
   const before = counter ? snapshot(counter) : null;
-  const r = await run(c.newTokens);
-  const total = counter && before ? since(counter, before).dispatches : null;
+  const result = await run(n);
+  return { result, prefillDispatches, total: counter && before ? since(counter, before).dispatches : null };
+}
+
+/** Greedy generation with the adapter on and the KV cache (timedGeneration); EOS is disabled so every run makes newTokens. */
+async function measureGeneration(model: Decoder, adapter: LoraAdapter, backend: BackendName, ctx: RowContext): Promise<GenerateFigures> {
+  const c = ctx.config;
+  const random = mulberry32(11);
+  const prompt = Array.from({ length: c.promptTokens }, () => Math.floor(random() * model.config.vocabSize));
+  const tokenizer = silentTokenizer(model.config.vocabSize);
+  const run = (maxNewTokens: number) => generate(model, tokenizer, prompt, { maxNewTokens, eosTokenIds: [], adapter, temperature: 0 });
+  const { result: r, prefillDispatches, total } = await timedGeneration(run, backend, ctx);
   const decoded = r.ids.length - 1;
   const decodeTokensPerSec = decoded > 0 ? (decoded / r.decodeMs) * 1000 : 0;
   return {
@@ -325,23 +335,12 @@ async function measureGeneration(model: Decoder, adapter: LoraAdapter, backend: 
  * with one row alone (2× would be a free second row).
  */
 async function measurePair(model: Decoder, adapter: LoraAdapter, prompt: number[], single: number, backend: BackendName, ctx: RowContext): Promise<PairFigures> {
-  const c = ctx.config;
   const rows = [
     { prompt, adapter: false },
     { prompt, adapter: true },
   ];
   const run = (maxNewTokens: number) => generateRows(model, silentTokenizer(model.config.vocabSize), rows, { maxNewTokens, eosTokenIds: [], adapter, temperature: 0 });
-  await run(backend === 'webgpu' ? c.newTokens : Math.min(2, c.newTokens));
-  const counter = ctx.counter;
-  let first: number | null = null;
-  if (counter) {
-    const before = snapshot(counter);
-    await run(1);
-    first = since(counter, before).dispatches;
-  }
-  const before = counter ? snapshot(counter) : null;
-  const r = await run(c.newTokens);
-  const total = counter && before ? since(counter, before).dispatches : null;
+  const { result: r, prefillDispatches: first, total } = await timedGeneration(run, backend, ctx);
   // EOS is off: both rows run every step, so both end at the last one.
   const decodeMs = Math.max(...r.rows.map((row) => row.decodeMs));
   const decoded = r.steps - 1;

@@ -110,29 +110,23 @@ export async function switchBackend(prefer: BackendChoice): Promise<void> {
   await engine.restart(prefer);
 }
 
-/** Fused WGSL kernels or stock TF.js ops on WebGPU (a fresh worker), then reloads what was loaded. */
-export async function switchKernels(kernels: KernelChoice): Promise<void> {
+/**
+ * A setting the worker starts with — the WebGPU kernels (fused WGSL or stock TF.js ops), the
+ * frozen base's precision: a fresh worker, which loads again what was loaded.
+ */
+async function switchWorkerSetting<K extends 'kernels' | 'precision'>(key: K, value: (typeof engine)[K]): Promise<void> {
   if (isTraining()) {
-    notify({ tone: 'warning', title: 'Training is running', message: 'Stop the run before switching kernels.' });
+    notify({ tone: 'warning', title: 'Training is running', message: `Stop the run before switching ${key}.` });
     return;
   }
-  remember('weblora.kernels', kernels);
-  patch('engine', { status: 'restarting', kernels });
-  engine.kernels = kernels;
+  remember(`weblora.${key}`, value);
+  patch('engine', { status: 'restarting', [key]: value });
+  engine[key] = value;
   await engine.restart();
 }
 
-/** The frozen base's precision (a fresh worker: the weights are loaded again in it). */
-export async function switchPrecision(precision: PrecisionChoice): Promise<void> {
-  if (isTraining()) {
-    notify({ tone: 'warning', title: 'Training is running', message: 'Stop the run before switching precision.' });
-    return;
-  }
-  remember('weblora.precision', precision);
-  patch('engine', { status: 'restarting', precision });
-  engine.precision = precision;
-  await engine.restart();
-}
+export const switchKernels = (kernels: KernelChoice): Promise<void> => switchWorkerSetting('kernels', kernels);
+export const switchPrecision = (precision: PrecisionChoice): Promise<void> => switchWorkerSetting('precision', precision);
 
 export async function restartEngine(): Promise<void> {
   patch('engine', { status: 'restarting' });
